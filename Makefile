@@ -1,0 +1,33 @@
+# Two commands do everything: `make run` (the main job) and `make test` (the whole suite).
+# Both create .venv on first use; scripts/setup_venv.sh explains what it installs.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.nfv-installed
+
+.PHONY: run test lint bench docs clean
+
+$(STAMP): pyproject.toml scripts/setup_venv.sh
+	PYTHON=$(PYTHON) bash scripts/setup_venv.sh $(VENV)
+	@touch $(STAMP)
+
+## Short VMC run of the default system (4x4 J1-J2, J2 = 0.5). Pass options with ARGS="...".
+run: $(STAMP)
+	$(PY) -m netket_factored_vit $(ARGS)
+
+## The whole test suite, slow and MPI tests included. Extra pytest options with PYTEST_ARGS="...".
+test: $(STAMP)
+	$(PY) -m pytest -ra $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)
+	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+docs: $(STAMP)
+	$(VENV)/bin/pip install -q -e ".[docs]" && $(VENV)/bin/sphinx-build -b html docs docs/_build/html
+
+clean:
+	rm -rf $(VENV) docs/_build .pytest_cache

@@ -1,0 +1,185 @@
+"""Checkpoint files of the driver: atomic writes, validated reads.
+
+A checkpoint is one msgpack file (:mod:`flax.serialization`) holding a small
+JSON header and the state pytrees. The header describes what the state belongs
+to (model, Hilbert space, Hamiltonian, sampler, number of parameters and
+samples); :func:`validate_header` compares it with the driver that loads it
+and names every field that differs.
+
+Writes go to a temporary file in the same directory, are flushed to disk and
+then moved over the old checkpoint with :func:`os.replace`, which is atomic on
+POSIX file systems: a crash mid-write leaves the previous checkpoint intact.
+The previous checkpoint is also kept next to the new one as ``<name>.prev``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import serialization
+
+CHECKPOINT_FORMAT = "netket_factored_vit.driver.checkpoint"
+"""Identifies our files; a msgpack file without it is refused."""
+CHECKPOINT_VERSION = 1
+"""Bumped when the layout of the state changes."""
+
+VALIDATED_FIELDS = (
+    "model",
+    "model_fields",
+    "n_parameters",
+    "hilbert",
+    "hamiltonian",
+    "hamiltonian_fingerprint",
+    "system",
+    "sampler",
+    "n_samples",
+    "n_ranks",
+    "mode",
+    "momentum",
+)
+"""Header fields that must agree between a checkpoint and the driver loading it."""
+
+
+def _strip_addresses(text: str) -> str:
+    # Function reprs carry memory addresses that change from process to process.
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
+
+
+def model_description(model: Any) -> tuple[str, str]:
+    """``(qualified class name, repr of its fields)`` of a model, stable across processes."""
+    cls = type(model)
+    return f"{cls.__module__}.{cls.__qualname__}", _strip_addresses(repr(model))
+
+
+def operator_fingerprint(operator: Any, *, n_configurations: int = 8) -> str:
+    """A hash of the connected configurations and matrix elements of ``operator``
+    on a few fixed configurations: two operators with different couplings give
+    different fingerprints even when their ``repr`` agree."""
+    try:
+        sigma = operator.hilbert.random_state(jax.random.key(0), n_configurations)
+        conns, mels = operator.get_conn_padded(sigma)
+    except Exception:  # operators without matrix elements in a discrete basis
+        return "unavailable"
+    digest = hashlib.sha256()
+    for conn, mel in zip(np.asarray(conns, dtype=np.float64), np.asarray(mels), strict=True):
+        mel = np.round(mel.astype(np.complex128), 12)
+        keep = mel != 0
+        rows = sorted(
+            zip(
+                map(tuple, conn[keep].tolist()),
+                mel[keep].real.tolist(),
+                mel[keep].imag.tolist(),
+                strict=True,
+            )
+        )
+        digest.update(repr(rows).encode())
+    return digest.hexdigest()[:16]
+
+
+def validate_header(saved: dict, expected: dict, *, path: str | Path = "checkpoint") -> None:
+    """Raise a :class:`ValueError` naming every validated field that differs."""
+    if saved.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a netket_factored_vit driver checkpoint.")
+    if saved.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{path} has checkpoint format version {saved.get('version')}, this version of "
+            f"netket_factored_vit reads version {CHECKPOINT_VERSION}."
+        )
+    diffs = [
+        f"  {k}: checkpoint has {saved.get(k)!r}, this driver has {expected.get(k)!r}"
+        for k in VALIDATED_FIELDS
+        if saved.get(k) != expected.get(k)
+    ]
+    if diffs:
+        raise ValueError(
+            f"The checkpoint {path} belongs to a different model or system; these fields differ:\n"
+            + "\n".join(diffs)
+        )
+
+
+def _to_host(tree):
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+def write_checkpoint(path: str | Path, header: dict, state: dict) -> Path:
+    """Atomically write ``header`` (JSON-serializable) and ``state`` (a state dict
+    of arrays) to ``path``, keeping the previous file as ``<path>.prev``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **header}
+    data = serialization.msgpack_serialize({"header": json.dumps(header), "state": _to_host(state)})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():
+            _keep_previous(path)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _keep_previous(path: Path) -> None:
+    # A hard link keeps `path` in place until the new file replaces it, so there
+    # is no moment without a complete checkpoint under the main name.
+    prev = previous_path(path)
+    tmp_prev = path.with_name(f".{path.name}.prev.tmp")
+    if tmp_prev.exists():
+        tmp_prev.unlink()
+    try:
+        os.link(path, tmp_prev)
+    except OSError:
+        shutil.copy2(path, tmp_prev)
+    os.replace(tmp_prev, prev)
+
+
+def previous_path(path: str | Path) -> Path:
+    """Where :func:`write_checkpoint` keeps the checkpoint it replaced."""
+    path = Path(path)
+    return path.with_name(path.name + ".prev")
+
+
+def _read(path: Path) -> tuple[dict, dict]:
+    raw = serialization.msgpack_restore(path.read_bytes())
+    if not isinstance(raw, dict) or "header" not in raw or "state" not in raw:
+        raise ValueError(f"{path} is not a netket_factored_vit driver checkpoint.")
+    return json.loads(raw["header"]), raw["state"]
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict, dict, Path]:
+    """Read a checkpoint, falling back to ``<path>.prev`` when ``path`` is missing or
+    unreadable.
+
+    Returns:
+        ``(header, state, path_read)``.
+    """
+    path = Path(path)
+    prev = previous_path(path)
+    try:
+        header, state = _read(path)
+        return header, state, path
+    except FileNotFoundError:
+        if not prev.exists():
+            raise FileNotFoundError(f"No checkpoint at {path} (nor {prev}).") from None
+        warnings.warn(f"Checkpoint {path} is missing; loading the previous one, {prev}.")
+    except Exception as err:
+        if not prev.exists():
+            raise ValueError(f"The checkpoint {path} cannot be read: {err}") from err
+        warnings.warn(f"Checkpoint {path} cannot be read ({err}); loading {prev}.")
+    header, state = _read(prev)
+    return header, state, prev

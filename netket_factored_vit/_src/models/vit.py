@@ -1,0 +1,263 @@
+r"""The Vision Transformer wave function.
+
+Architecture (see the design note, section 3):
+
+1. patch embedding :math:`x_i = W_e \sigma_{\mathrm{patch}\,i} + b_e`, no positional embedding;
+2. ``num_layers`` pre-LayerNorm encoder blocks
+   :math:`x \leftarrow x + \mathrm{MHA}(\mathrm{LN}(x))`,
+   :math:`x \leftarrow x + \mathrm{FFN}(\mathrm{LN}(x))`;
+3. sum pooling :math:`z = \mathrm{LN}(\sum_i x_i)` and the complex head
+   :math:`\log\psi = \sum_a \log\cosh u_a`,
+   :math:`u = \mathrm{LN}(W_r z + b_r) + i\,\mathrm{LN}(W_i z + b_i)`.
+"""
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+from netket.nn import log_cosh
+from netket.utils.types import DType, NNInitFunc
+
+from netket_factored_vit._src.models.attention import (
+    AttentionBase,
+    default_bias_init,
+    default_kernel_init,
+    resolve_attention,
+)
+
+
+def extract_patches(x: jax.Array, lattice_shape: tuple[int, int], patch_size: int) -> jax.Array:
+    r"""Cut configurations into :math:`b \times b` patches.
+
+    Args:
+        x: configurations of shape ``(B, Lx * Ly)``, site ``i = x * Ly + y``.
+        lattice_shape: ``(Lx, Ly)``.
+        patch_size: side :math:`b` of a patch.
+
+    Returns:
+        Tokens of shape ``(B, n, b * b)`` with ``n = Lx Ly / b^2``; token ``px * (Ly / b) + py``
+        holds the sites ``(px * b + u, py * b + v)`` in the order ``u * b + v``.
+    """
+    lx, ly = lattice_shape
+    b = patch_size
+    x = x.reshape(x.shape[0], lx // b, b, ly // b, b)
+    x = x.transpose(0, 1, 3, 2, 4)
+    return x.reshape(x.shape[0], (lx // b) * (ly // b), b * b)
+
+
+class EncoderBlock(nn.Module):
+    """Pre-LayerNorm transformer block: attention then feed-forward, both residual."""
+
+    attention: AttentionBase | None = None
+    """The attention module of this block (with its geometry filled in)."""
+    d_model: int = 16
+    """Width of the tokens."""
+    mlp_ratio: int = 4
+    """Hidden width of the feed-forward network in units of ``d_model``."""
+    param_dtype: DType = jnp.float64
+    """Dtype of the parameters."""
+    kernel_init: NNInitFunc = default_kernel_init
+    """Initializer of the dense matrices."""
+    bias_init: NNInitFunc = default_bias_init
+    """Initializer of the dense biases."""
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        def dense(features, name):
+            return nn.Dense(
+                features,
+                param_dtype=self.param_dtype,
+                kernel_init=self.kernel_init,
+                bias_init=self.bias_init,
+                name=name,
+            )
+
+        y = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_attention")(x)
+        x = x + self.attention(y)
+        y = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_mlp")(x)
+        y = dense(self.mlp_ratio * self.d_model, "mlp_hidden")(y)
+        y = nn.gelu(y)
+        y = dense(self.d_model, "mlp_output")(y)
+        return x + y
+
+
+class ViT(nn.Module):
+    r"""Vision Transformer wave function on an :math:`L_x \times L_y` periodic lattice.
+
+    Input: spin configurations of shape ``(..., Lx * Ly)`` with values in
+    :math:`\{-1, +1\}` (NetKet's ``Spin(0.5)`` convention), site ``i = x * Ly + y``.
+    Output: complex log-amplitudes of shape ``(...)``. All parameters are real.
+
+    The configuration is cut into :math:`b \times b` patches (tokens), embedded
+    linearly (no positional embedding: positions enter only through the
+    attention weights), passed through ``num_layers`` pre-LayerNorm encoder
+    blocks, summed over tokens and mapped to
+
+    .. math::
+
+        \log\psi(\sigma) = \sum_{a=1}^{d} \log\cosh(u_a), \qquad
+        u = \mathrm{LN}(W_r z + b_r) + i\, \mathrm{LN}(W_i z + b_i), \qquad
+        z = \mathrm{LN}\Big(\sum_i x_i\Big).
+
+    With translation-invariant attention (the default for every kind), the
+    network is exactly invariant under translations by whole patches.
+
+    The number of parameters is known before initialisation
+    (:attr:`num_parameters`); for factored attention with a translation-invariant
+    table and ``patch_size = 2``, ``mlp_ratio = 4``:
+
+    .. math::
+
+        P = 13 d + 2 d^2 + n_l (10 d^2 + 11 d + h n).
+
+    Example:
+
+    >>> import netket_factored_vit as nfv
+    >>> model = nfv.models.ViT(lattice_shape=(4, 4), d_model=16, num_heads=2, num_layers=2)
+    >>> model.num_parameters
+    6208
+    """
+
+    lattice_shape: tuple[int, int] = (4, 4)
+    """Sides ``(Lx, Ly)`` of the periodic lattice; both multiples of ``patch_size``."""
+    patch_size: int = 2
+    """Side :math:`b` of the square patches that form the tokens."""
+    d_model: int = 16
+    """Embedding width :math:`d`."""
+    num_heads: int = 2
+    """Number of attention heads :math:`h`; must divide ``d_model``."""
+    num_layers: int = 2
+    """Number of encoder blocks :math:`n_l`."""
+    attention: str | AttentionBase = "factored"
+    """``"factored"``, ``"t5"``, ``"decoupled"``, or an attention module instance (cloned per
+    layer)."""
+    mlp_ratio: int = 4
+    """Hidden width of the feed-forward network in units of ``d_model``."""
+    param_dtype: DType = jnp.float64
+    """Dtype of the (real) parameters; float32 also works."""
+    kernel_init: NNInitFunc = default_kernel_init
+    """Initializer of the dense matrices."""
+    bias_init: NNInitFunc = default_bias_init
+    """Initializer of the dense biases."""
+
+    def __post_init__(self):
+        lx, ly = self.lattice_shape
+        b = self.patch_size
+        if b < 1 or lx % b != 0 or ly % b != 0:
+            raise ValueError(
+                f"lattice_shape={tuple(self.lattice_shape)} has sides that are not multiples of "
+                f"patch_size={b}; choose a patch size dividing both sides."
+            )
+        if self.d_model % self.num_heads != 0:
+            raise ValueError(
+                f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}."
+            )
+        resolve_attention(self.attention)
+        super().__post_init__()
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> "ViT":
+        """Build a ViT from a named preset (see :func:`~netket_factored_vit.models.vit_preset`).
+
+        Args:
+            name: preset name, e.g. ``"published_10x10"`` or ``"small"``.
+            overrides: fields that replace the preset's, e.g. ``lattice_shape`` or ``attention``.
+        """
+        from netket_factored_vit._src.models.presets import vit_preset
+
+        return vit_preset(name, **overrides)
+
+    @property
+    def n_sites(self) -> int:
+        """Number of lattice sites :math:`N = L_x L_y`."""
+        return int(self.lattice_shape[0] * self.lattice_shape[1])
+
+    @property
+    def patch_grid(self) -> tuple[int, int]:
+        """Shape ``(Lx / b, Ly / b)`` of the torus of patches."""
+        return (self.lattice_shape[0] // self.patch_size, self.lattice_shape[1] // self.patch_size)
+
+    @property
+    def num_tokens(self) -> int:
+        """Number of tokens :math:`n = N / b^2`."""
+        return self.n_sites // self.patch_size**2
+
+    @property
+    def num_parameters(self) -> int:
+        r"""Number of real parameters, computed from the fields without building the model.
+
+        With :math:`m` = ``mlp_ratio`` and :math:`n` tokens,
+
+        .. math::
+
+            P = (b^2 + 9) d + 2 d^2 + n_l \left[ (2 m + 2) d^2 + (m + 7) d + P_\alpha \right],
+
+        where :math:`P_\alpha` is :math:`h n` for a translation-invariant positional table
+        (:math:`h n^2` for the general one), plus :math:`2 d^2 + 2 d` for the queries and keys
+        of T5 and decoupled attention.
+        """
+        d, b, m = self.d_model, self.patch_size, self.mlp_ratio
+        embedding = (b * b + 1) * d
+        # final LN on z, then two Dense(d) each followed by a LayerNorm
+        head = 2 * d + 2 * (d * d + d + 2 * d)
+        norms = 4 * d
+        mlp = 2 * m * d * d + m * d + d
+        attention = resolve_attention(self.attention).num_parameters(
+            d_model=d, num_heads=self.num_heads, num_tokens=self.num_tokens
+        )
+        return embedding + head + self.num_layers * (norms + mlp + attention)
+
+    def _layer_attention(self) -> AttentionBase:
+        # a fresh, unbound copy per layer: a user-passed instance must not share
+        # its parameters between layers
+        template = resolve_attention(self.attention)
+        return template.clone(
+            parent=None,
+            d_model=self.d_model,
+            num_heads=self.num_heads,
+            patch_grid=self.patch_grid,
+            param_dtype=self.param_dtype,
+            name=None,
+        )
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if x.shape[-1] != self.n_sites:
+            raise ValueError(
+                f"Input configurations have length {x.shape[-1]}, but the ViT on lattice_shape="
+                f"{tuple(self.lattice_shape)} expects Lx * Ly = {self.n_sites}."
+            )
+        batch_shape = x.shape[:-1]
+        x = jnp.asarray(x, self.param_dtype).reshape(-1, self.n_sites)
+
+        def dense(features, name):
+            return nn.Dense(
+                features,
+                param_dtype=self.param_dtype,
+                kernel_init=self.kernel_init,
+                bias_init=self.bias_init,
+                name=name,
+            )
+
+        x = extract_patches(x, self.lattice_shape, self.patch_size)
+        x = dense(self.d_model, "embedding")(x)
+        for layer in range(self.num_layers):
+            x = EncoderBlock(
+                attention=self._layer_attention(),
+                d_model=self.d_model,
+                mlp_ratio=self.mlp_ratio,
+                param_dtype=self.param_dtype,
+                kernel_init=self.kernel_init,
+                bias_init=self.bias_init,
+                name=f"block_{layer}",
+            )(x)
+
+        z = jnp.sum(x, axis=-2)
+        z = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_pool")(z)
+        re = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_real")(
+            dense(self.d_model, "real")(z)
+        )
+        im = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_imag")(
+            dense(self.d_model, "imag")(z)
+        )
+        log_psi = jnp.sum(log_cosh(re + 1j * im), axis=-1)
+        return log_psi.reshape(batch_shape)

@@ -1,0 +1,181 @@
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+import pytest
+
+import netket_factored_vit as nfv
+from netket_factored_vit.models import FactoredAttention, T5Attention, ViT
+
+ATTENTIONS = [
+    pytest.param("factored", id="factored"),
+    pytest.param("t5", id="t5"),
+    pytest.param("decoupled", id="decoupled"),
+]
+
+
+def _configs(n_samples, n_sites, seed=0):
+    rng = np.random.default_rng(seed)
+    return jnp.asarray(rng.choice([-1.0, 1.0], size=(n_samples, n_sites)))
+
+
+def _count(variables):
+    return sum(int(np.size(leaf)) for leaf in jax.tree.leaves(variables["params"]))
+
+
+def _formula(d, h, n_layers, n, attention, *, general=False):
+    """The closed formula of the design note, written out independently of the code."""
+    table = h * n * n if general else h * n
+    block = 10 * d**2 + 11 * d + table
+    if attention != "factored":
+        block += 2 * d**2 + 2 * d
+    return 13 * d + 2 * d**2 + n_layers * block
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize(
+    "shape, d, h, layers",
+    [
+        pytest.param((4, 4), 16, 2, 2, id="4x4-small"),
+        pytest.param((6, 4), 12, 3, 1, id="6x4"),
+    ],
+)
+def test_parameter_count_matches_formula(attention, shape, d, h, layers):
+    model = ViT(lattice_shape=shape, d_model=d, num_heads=h, num_layers=layers, attention=attention)
+    variables = model.init(jax.random.key(0), _configs(2, shape[0] * shape[1]))
+    n = shape[0] * shape[1] // 4
+    assert model.num_parameters == _formula(d, h, layers, n, attention)
+    assert _count(variables) == model.num_parameters
+
+
+def test_parameter_count_general_factored():
+    attention = FactoredAttention(translation_invariant=False)
+    model = ViT(lattice_shape=(4, 4), d_model=8, num_heads=2, num_layers=2, attention=attention)
+    variables = model.init(jax.random.key(0), _configs(2, 16))
+    assert model.num_parameters == _formula(8, 2, 2, 4, "factored", general=True)
+    assert _count(variables) == model.num_parameters
+
+
+def test_published_preset_has_published_size():
+    model = nfv.models.vit_preset("published_10x10")
+    assert (model.d_model, model.num_heads, model.num_layers, model.patch_size) == (72, 12, 8, 2)
+    assert model.num_parameters == 434_760
+    shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.ones((1, 100)))
+    assert sum(int(np.prod(s.shape)) for s in jax.tree.leaves(shapes)) == 434_760
+
+
+def test_small_preset_and_overrides():
+    model = ViT.from_preset("small")
+    assert model.num_parameters == 6_208
+    t5 = ViT.from_preset("small", lattice_shape=(6, 6), attention="t5")
+    assert t5.lattice_shape == (6, 6)
+    assert t5.num_parameters == _formula(16, 2, 2, 9, "t5")
+
+
+def test_unknown_preset_lists_names():
+    with pytest.raises(ValueError, match="published_10x10"):
+        nfv.models.vit_preset("huge")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        pytest.param({"lattice_shape": (6, 5)}, r"\(6, 5\)", id="lattice-not-multiple"),
+        pytest.param({"lattice_shape": (4, 4), "patch_size": 3}, "patch_size=3", id="patch"),
+        pytest.param({"d_model": 10, "num_heads": 3}, "d_model=10", id="heads"),
+        pytest.param({"attention": "linear"}, "factored", id="attention-name"),
+    ],
+)
+def test_bad_construction(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ViT(**kwargs)
+
+
+def test_bad_input_length():
+    model = ViT(lattice_shape=(4, 4))
+    with pytest.raises(ValueError, match="length 9"):
+        model.init(jax.random.key(0), jnp.ones((2, 9)))
+
+
+def test_user_attention_instance_gets_parameters_per_layer():
+    attention = T5Attention(translation_invariant=False)
+    model = ViT(lattice_shape=(4, 4), d_model=8, num_heads=2, num_layers=2, attention=attention)
+    params = model.init(jax.random.key(0), _configs(2, 16))["params"]
+    t0 = params["block_0"]["attention"]["positional_table"]
+    t1 = params["block_1"]["attention"]["positional_table"]
+    assert t0.shape == t1.shape == (2, 4, 4)
+    assert not np.allclose(t0, t1)
+    q0 = params["block_0"]["attention"]["query"]["kernel"]
+    q1 = params["block_1"]["attention"]["query"]["kernel"]
+    assert not np.allclose(q0, q1)
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_jit_vmap_chunks_and_batch_shapes(attention):
+    model = ViT(lattice_shape=(4, 4), d_model=8, num_heads=2, num_layers=1, attention=attention)
+    x = _configs(5, 16)
+    params = model.init(jax.random.key(0), x)
+    out = model.apply(params, x)
+    assert out.shape == (5,)
+    assert jnp.iscomplexobj(out)
+    np.testing.assert_allclose(jax.jit(model.apply)(params, x), out, rtol=1e-12)
+    single = jax.vmap(lambda s: model.apply(params, s))(x)
+    np.testing.assert_allclose(single, out, rtol=1e-12)
+    np.testing.assert_allclose(model.apply(params, x.reshape(5, 1, 16)), out[:, None], rtol=1e-12)
+    chunked = jax.jit(nk.jax.apply_chunked(model.apply, in_axes=(None, 0), chunk_size=2))
+    np.testing.assert_allclose(chunked(params, x), out, rtol=1e-12)
+    assert all(not jnp.iscomplexobj(p) for p in jax.tree.leaves(params))
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_float32_agrees_with_float64(attention):
+    kwargs = dict(lattice_shape=(4, 4), d_model=8, num_heads=2, num_layers=2, attention=attention)
+    m64 = ViT(**kwargs)
+    m32 = ViT(param_dtype=jnp.float32, **kwargs)
+    x = _configs(16, 16)
+    p64 = m64.init(jax.random.key(0), x)
+    p32 = jax.tree.map(lambda a: a.astype(jnp.float32), p64)
+    shapes32 = jax.eval_shape(m32.init, jax.random.key(0), x)
+    assert all(a.dtype == jnp.float32 for a in jax.tree.leaves(shapes32))
+    out32 = jax.jit(m32.apply)(p32, x)
+    assert out32.dtype == jnp.complex64
+    out64 = jax.jit(m64.apply)(p64, x)
+    np.testing.assert_allclose(out32, out64, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.slow
+def test_chunked_mcstate_gradient_equals_unchunked():
+    hi = nk.hilbert.Spin(0.5, 16, total_sz=0)
+    graph = nk.graph.Grid(extent=[4, 4], pbc=True, max_neighbor_order=2)
+    ham = nk.operator.Heisenberg(hi, graph, J=[0.25, 0.125], sign_rule=[False, False])
+    model = ViT(lattice_shape=(4, 4), d_model=8, num_heads=2, num_layers=1, attention="t5")
+    sampler = nk.sampler.MetropolisExchange(hi, graph=graph, n_chains=8)
+    vs = nk.vqs.MCState(sampler, model, n_samples=64, seed=0, sampler_seed=1)
+    samples = vs.samples
+    e_full, g_full = vs.expect_and_grad(ham)
+    vs.chunk_size = 8
+    np.testing.assert_array_equal(vs.samples, samples)
+    e_chunk, g_chunk = vs.expect_and_grad(ham)
+    np.testing.assert_allclose(e_chunk.mean, e_full.mean, rtol=1e-12)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12), g_chunk, g_full
+    )
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_attention_maps(attention):
+    model = ViT(lattice_shape=(4, 6), d_model=8, num_heads=2, num_layers=3, attention=attention)
+    x = _configs(4, 24)
+    variables = model.init(jax.random.key(0), x)
+    maps = nfv.models.attention_maps(model, variables, x)
+    assert maps.shape == (3, 4, 2, 6, 6)
+    # the same with the bare parameter tree, as in vstate.parameters
+    np.testing.assert_array_equal(nfv.models.attention_maps(model, variables["params"], x), maps)
+    table = np.asarray(variables["params"]["block_2"]["attention"]["positional_table"])
+    d = nfv.models.displacement_index((2, 3))
+    if attention == "factored":
+        np.testing.assert_array_equal(maps[2], np.broadcast_to(table[:, d], maps[2].shape))
+    else:
+        assert np.max(np.abs(maps[2, 0] - maps[2, 1])) > 0
+        if attention == "t5":
+            np.testing.assert_allclose(maps.sum(-1), 1.0, rtol=1e-12)
