@@ -4,18 +4,14 @@ import netket as nk
 import numpy as np
 import pytest
 
+import netket_factored_vit as nfv
 from netket_factored_vit.models import ViT
 
 
 @pytest.fixture(scope="module")
 def j1j2_4x4():
-    graph = nk.graph.Grid(extent=[4, 4], pbc=True, max_neighbor_order=2)
-    hilbert = nk.hilbert.Spin(0.5, graph.n_nodes, total_sz=0)
-    # NetKet's Heisenberg uses Pauli matrices: J / 4 gives S.S units
-    hamiltonian = nk.operator.Heisenberg(
-        hilbert, graph, J=[1.0 / 4, 0.5 / 4], sign_rule=[False, False]
-    )
-    return graph, hilbert, hamiltonian
+    system = nfv.systems.j1j2(4, 0.5)
+    return system.graph, system.hilbert, system.hamiltonian
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,7 @@ import numpy as np
 import optax
 from flax import serialization
 from jax.flatten_util import ravel_pytree
-from netket import jax as nkjax
-from netket import stats as nkstats
+from netket import jax as nkjax, stats as nkstats
 from netket._src.callbacks.base import AbstractCallback
 from netket._src.driver.abstract_optimization_driver import AbstractOptimizationDriver
 from netket.operator import AbstractOperator
@@ -447,6 +446,9 @@ class VMC_SR(AbstractOptimizationDriver):
         over ranks) is the energy gradient the driver uses."""
         samples, weights = self._samples_and_weights()
         local_energies, _ = self._local_energies()
+        return self._stacked(samples, weights, local_energies)
+
+    def _stacked(self, samples, weights, local_energies):
         return _jacobian_rows(
             self.state._apply_fun,
             self.state.parameters,
@@ -474,17 +476,7 @@ class VMC_SR(AbstractOptimizationDriver):
         local_energies, stats = self._local_energies()
         jax.block_until_ready((local_energies, stats))
         t2 = time.perf_counter()
-        X, f = _jacobian_rows(
-            self.state._apply_fun,
-            self.state.parameters,
-            self.state.model_state,
-            samples,
-            local_energies,
-            weights,
-            mode=self._mode,
-            chunk_size=self._chunk_size_bwd,
-            collectives=self._collectives,
-        )
+        X, f = self._stacked(samples, weights, local_energies)
         jax.block_until_ready((X, f))
         t3 = time.perf_counter()
         update, old_updates, info = solve_update(
