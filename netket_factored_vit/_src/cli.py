@@ -79,9 +79,7 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     if a.chunk_size is not None and a.chunk_size <= 0:
         p.error(f"--chunk-size must be a positive integer, got {a.chunk_size}")
     if a.n_samples % a.n_chains:
-        p.error(
-            f"--n-samples ({a.n_samples}) must be a multiple of --n-chains ({a.n_chains})"
-        )
+        p.error(f"--n-samples ({a.n_samples}) must be a multiple of --n-chains ({a.n_chains})")
 
 
 def build_system(a: argparse.Namespace):
