@@ -10,6 +10,7 @@ from netket_factored_vit._src.systems.lattices import (
 from netket_factored_vit._src.systems.references import (
     MAX_EXACT_STATES as MAX_EXACT_STATES,
     ReferenceEnergy as ReferenceEnergy,
+    best_known_energy as best_known_energy,
     exact_energy as exact_energy,
     reference_energy as reference_energy,
 )

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "energy_per_site_error": float(energy.error_of_mean) / system.n_sites,
         "seconds": elapsed,
     }
-    reference = driver.reference_energy if hasattr(driver, "reference_energy") else None
+    reference = nfv.systems.best_known_energy(system)
     if reference is not None:
         summary["reference_energy_per_site"] = reference
         summary["relative_error"] = abs(e_site - reference) / abs(reference)

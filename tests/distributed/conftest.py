@@ -105,6 +105,21 @@ def run_mpi(script: str, tmp_path: Path, *, n: int = 2, args: tuple[str, ...] = 
     return results
 
 
+def run_plain(script: str, tmp_path: Path, *, args: tuple[str, ...] = ()) -> dict:
+    """Run ``mpi_scripts/<script>`` as a plain process (no launcher); return its JSON."""
+    out = tmp_path / "plain_out"
+    out.mkdir(exist_ok=True)
+    cmd = [sys.executable, str(SCRIPTS / script), str(out), *args]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, env=_mpi_env(), capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"{script} exited with {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}"
+        )
+    return json.loads((out / "rank0.json").read_text())
+
+
 @pytest.fixture
 def mpirun(tmp_path):
     """``mpirun(script, n=2, args=())``: run a script on ``n`` ranks, return per-rank JSON."""

@@ -115,3 +115,12 @@ def test_exact_energy_refuses_large_lattice_before_work():
     with pytest.raises(ValueError, match="9,075,135,300 states") as info:
         nfv.systems.exact_energy(system)
     assert "j1j2_6x6" in str(info.value) and "1,000,000" in str(info.value)
+
+
+def test_best_known_energy_picks_exact_then_published_then_none():
+    small = nfv.systems.j1j2(4, 0.5)
+    assert nfv.systems.best_known_energy(small) == nfv.systems.exact_energy(small)
+    # 6x6 and 10x10 are far beyond Lanczos: the published values, without enumerating states
+    assert nfv.systems.best_known_energy(nfv.systems.j1j2(6, 0.5)) == pytest.approx(-0.50380965)
+    assert nfv.systems.best_known_energy(nfv.systems.j1j2(10, 0.0)) == pytest.approx(-0.671549)
+    assert nfv.systems.best_known_energy(nfv.systems.j1j2(6, 0.3)) is None

@@ -129,3 +129,15 @@ def exact_energy(system: LatticeSystem) -> float:
 
 _EXACT_CACHE: dict[tuple, float] = {}
 """Exact energies per site computed in this process, keyed by ``LatticeSystem.key``."""
+
+
+def best_known_energy(system: LatticeSystem) -> float | None:
+    """Ground-state energy per site to measure a run against, or None.
+
+    The exact energy (:func:`exact_energy`) where the Hilbert space is small enough,
+    otherwise the published one (:func:`reference_energy`), otherwise None.
+    """
+    if hilbert_dimension(system) <= MAX_EXACT_STATES:
+        return exact_energy(system)
+    ref = reference_energy(system)
+    return None if ref is None else ref.energy
