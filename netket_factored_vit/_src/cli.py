@@ -43,10 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--n-iter", type=int, default=30, help="optimisation steps")
     o.add_argument("--n-samples", type=int, default=512, help="samples per step (all ranks)")
     o.add_argument("--n-chains", type=int, default=16, help="Markov chains (per rank)")
-    o.add_argument("--lr", type=float, default=0.03, help="learning rate of optax.sgd")
+    o.add_argument("--lr", type=float, default=0.05, help="learning rate of optax.sgd")
+    o.add_argument("--momentum", type=float, default=0.8, help="SPRING momentum (0 disables)")
     o.add_argument("--diag-shift", type=float, default=1e-2, help="initial diag shift")
     o.add_argument(
-        "--diag-shift-final", type=float, default=1e-4, help="diag shift after cosine decay"
+        "--diag-shift-final", type=float, default=1e-3, help="diag shift after cosine decay"
     )
     o.add_argument("--use-ntk", choices=("auto", "yes", "no"), default="auto", help="minSR")
     o.add_argument("--chunk-size", type=int, default=None, help="samples per forward chunk")
@@ -76,6 +77,8 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
             p.error(f"{name} must be a positive finite number, got {value}")
     if not (math.isfinite(a.diag_shift_final) and a.diag_shift_final > 0):
         p.error(f"--diag-shift-final must be a positive finite number, got {a.diag_shift_final}")
+    if not (math.isfinite(a.momentum) and 0 <= a.momentum < 1):
+        p.error(f"--momentum must be in [0, 1), got {a.momentum}")
     if a.chunk_size is not None and a.chunk_size <= 0:
         p.error(f"--chunk-size must be a positive integer, got {a.chunk_size}")
     if a.n_samples % a.n_chains:
@@ -147,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         variational_state=vstate,
         diag_shift=diag_shift,
         use_ntk=use_ntk,
+        momentum=a.momentum or None,
         system=system,
         checkpoint_path=out / "checkpoint",
         checkpoint_every=a.checkpoint_every,
@@ -161,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     driver.run(
         a.n_iter - driver.step_count if a.resume else a.n_iter,
-        out=nk.logging.JsonLog(str(out / "log"), save_params=False),
+        out=nk.logging.JsonLog(
+            str(out / "log"), mode="append" if a.resume else "write", save_params=False
+        ),
         show_progress=not a.no_progress,
     )
     elapsed = time.perf_counter() - t0

@@ -66,7 +66,14 @@ def _mpi_env() -> dict[str, str]:
     return env
 
 
-def run_mpi(script: str, tmp_path: Path, *, n: int = 2, args: tuple[str, ...] = ()) -> list:
+def run_mpi(
+    script: str,
+    tmp_path: Path,
+    *,
+    n: int = 2,
+    args: tuple[str, ...] = (),
+    mpirun_args: tuple[str, ...] = (),
+) -> list:
     """Run ``mpi_scripts/<script>`` on ``n`` ranks; return each rank's JSON result.
 
     The script receives an output folder as its first argument and writes
@@ -77,7 +84,7 @@ def run_mpi(script: str, tmp_path: Path, *, n: int = 2, args: tuple[str, ...] = 
     cmd = ["mpirun", "-np", str(n)]
     if _is_openmpi():
         cmd.append("--oversubscribe")
-    cmd += [sys.executable, str(SCRIPTS / script), str(out), *args]
+    cmd += [*mpirun_args, sys.executable, str(SCRIPTS / script), str(out), *args]
     # A session of our own, so that on timeout the whole job (mpirun and its
     # ranks) is ended, and nothing else.
     proc = subprocess.Popen(

@@ -10,13 +10,7 @@ pytestmark = pytest.mark.mpi
 def test_driver_on_two_ranks_equals_one_process_on_all_samples(mpirun):
     results = mpirun("driver_update.py", n=2)
     for res in results:
-        for name in (
-            "real/sr",
-            "real/minsr",
-            "complex/sr",
-            "complex/minsr",
-            "complex/minsr/spring",
-        ):
+        for name in ("real/sr", "complex/minsr/spring"):
             case = res[name]
             assert case["n_rows"] == case["ref_n_rows"], name  # M counts every rank's samples
             assert case["scale"] > 1e-3, name  # a non-trivial update
@@ -92,7 +86,9 @@ def test_desynchronised_rank_is_detected(mpirun):
 
 
 def test_one_rank_under_mpirun_is_a_plain_run(tmp_path):
-    (launched,) = run_mpi("single.py", tmp_path, n=1)
+    # mpirun binds a single rank to one core, and XLA's thread count changes the
+    # order of floating-point sums; unbound, it runs with the threads of a plain run.
+    (launched,) = run_mpi("single.py", tmp_path, n=1, mpirun_args=("--bind-to", "none"))
     plain = run_plain("single.py", tmp_path)
     assert launched["launched_by_mpi"] and not plain["launched_by_mpi"]
     assert launched["collectives"] == plain["collectives"] == "LocalCollectives"

@@ -5,7 +5,7 @@ import _common
 import netket_factored_vit as nfv
 
 driver = _common.small_driver(complex_logpsi=True, use_ntk=True)
-driver.run(3, show_progress=False)
+driver.run(2, show_progress=False)
 _common.write(
     0,
     {
