@@ -37,8 +37,7 @@ for attention in ("factored", "t5", "decoupled"):
     t0 = time.perf_counter()
     driver.run(args.steps, show_progress=False)
     seconds = time.perf_counter() - t0
-    vstate.n_samples = 4096
-    e = vstate.expect(system.hamiltonian)
+    e = driver.estimate(system.hamiltonian)  # over all ranks
     rows.append(
         (
             attention,

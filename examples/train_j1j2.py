@@ -25,8 +25,7 @@ driver = nfv.driver.VMC_SR(
 )
 driver.run(100, out=nk.logging.JsonLog("j1j2_4x4"))
 
-vstate.n_samples = 4096
-energy = vstate.expect(system.hamiltonian).mean.real / system.n_sites
+energy = driver.estimate(system.hamiltonian).mean.real / system.n_sites  # all ranks
 exact = nfv.systems.exact_energy(system)
 if nfv.distributed.is_root():
     print(f"E/N = {energy:.6f}, exact {exact:.6f}, relative error {abs(energy / exact - 1):.2e}")

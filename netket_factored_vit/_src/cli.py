@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     o = p.add_argument_group("optimisation")
     o.add_argument("--n-iter", type=int, default=30, help="optimisation steps")
-    o.add_argument("--n-samples", type=int, default=512, help="samples per step (all ranks)")
+    o.add_argument(
+        "--n-samples", type=int, default=512, help="samples per step, all MPI ranks together"
+    )
     o.add_argument("--n-chains", type=int, default=16, help="Markov chains (per rank)")
     o.add_argument("--lr", type=float, default=0.05, help="learning rate of optax.sgd")
     o.add_argument("--momentum", type=float, default=0.8, help="SPRING momentum (0 disables)")
@@ -50,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--diag-shift-final", type=float, default=1e-3, help="diag shift after cosine decay"
     )
     o.add_argument("--use-ntk", choices=("auto", "yes", "no"), default="auto", help="minSR")
-    o.add_argument("--chunk-size", type=int, default=None, help="samples per forward chunk")
+    o.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="samples per forward chunk (default: n_samples, at most 1024)",
+    )
     o.add_argument("--seed", type=int, default=0, help="seed of parameters and sampler")
 
     r = p.add_argument_group("output")
@@ -127,18 +134,27 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
 
+    ranks = nfv.distributed.size()
+    if a.n_samples % (ranks * a.n_chains):
+        parser.error(
+            f"--n-samples ({a.n_samples}) must be a multiple of the {ranks} rank(s) times "
+            f"--n-chains ({a.n_chains})"
+        )
+    root = nfv.distributed.is_root()
     out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if root:
+        out.mkdir(parents=True, exist_ok=True)
     sampler = nk.sampler.MetropolisExchange(
         system.hilbert, graph=system.graph, n_chains=a.n_chains, sweep_size=system.n_sites
     )
     vstate = nk.vqs.MCState(
         sampler,
         model,
-        n_samples=a.n_samples,
+        n_samples=a.n_samples // ranks,  # the driver's n_samples is per rank
         seed=a.seed,
         sampler_seed=a.seed + 1,
-        chunk_size=a.chunk_size,
+        # every evaluation path is chunked: 16k unchunked samples of a 6x6 ViT asked for 27 GB
+        chunk_size=a.chunk_size or min(a.n_samples // ranks, 1024),
     )
     diag_shift = optax.cosine_decay_schedule(
         a.diag_shift, a.n_iter, alpha=a.diag_shift_final / a.diag_shift
@@ -156,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_every=a.checkpoint_every,
         resume=a.resume,
     )
-    print(
+    say = print if root else (lambda *args, **kwargs: None)
+    say(
         f"{system.name}: {model.num_parameters:,} parameters ({a.attention} attention), "
-        f"{a.n_samples} samples, {'minSR' if driver.use_ntk else 'SR'}, "
+        f"{a.n_samples} samples on {ranks} rank(s), {'minSR' if driver.use_ntk else 'SR'}, "
         f"starting at step {driver.step_count}",
         flush=True,
     )
@@ -171,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         show_progress=not a.no_progress,
     )
     elapsed = time.perf_counter() - t0
-    energy = vstate.expect(system.hamiltonian)
+    energy = driver.estimate(system.hamiltonian)  # over the samples of all ranks
     e_site = float(energy.mean.real) / system.n_sites
     summary = {
         "system": system.name,
@@ -186,9 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     if reference is not None:
         summary["reference_energy_per_site"] = reference
         summary["relative_error"] = abs(e_site - reference) / abs(reference)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if root:
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
     for k, v in summary.items():
-        print(f"  {k:28s} {v}")
+        say(f"  {k:28s} {v}")
     return 0
 
 

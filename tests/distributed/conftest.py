@@ -57,6 +57,9 @@ def _mpi_env() -> dict[str, str]:
         OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
         JAX_PLATFORMS="cpu",
         JAX_ENABLE_X64="1",
+        # With more ranks than free cores, a rank waiting in a collective must yield
+        # its core instead of spinning on it.
+        OMPI_MCA_mpi_yield_when_idle="1",
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     )
     # Each rank must be an independent MPI process, not inherit a launch of ours.

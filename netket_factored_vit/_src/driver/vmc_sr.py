@@ -38,6 +38,7 @@ from netket_factored_vit._src.driver.linear_algebra import (
     prepare_input,
     solve_update,
 )
+from netket_factored_vit._src.systems.references import best_known_energy
 
 
 class NonFiniteUpdateError(FloatingPointError):
@@ -407,7 +408,7 @@ class VMC_SR(AbstractOptimizationDriver):
         )
         self._linear_solver = linear_solver
         self._system = system
-        self._reference_energy = _reference_energy_per_site(system)
+        self._reference_energy = None if system is None else best_known_energy(system)
         self._old_updates = (
             None if momentum is None else jnp.zeros(n_real_params, dtype=_real_dtype(params))
         )
@@ -975,14 +976,3 @@ def _callable_name(fun) -> str:
 
 def _real_dtype(params) -> Any:
     return jnp.finfo(jax.tree.leaves(params)[0].dtype).dtype
-
-
-def _reference_energy_per_site(system) -> float | None:
-    if system is None:
-        return None
-    from netket_factored_vit._src.systems import references
-
-    if system.hilbert.n_states <= references.MAX_EXACT_STATES:
-        return references.exact_energy(system)
-    ref = references.reference_energy(system)
-    return None if ref is None else float(ref.energy)

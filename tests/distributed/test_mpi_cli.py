@@ -1,0 +1,24 @@
+"""The command line under mpirun: one run over all ranks, written and printed by rank 0."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.mpi
+
+
+def test_cli_on_two_ranks_writes_and_prints_once(mpirun, tmp_path):
+    r0, r1 = mpirun("cli.py", n=2)
+    assert r0["rc"] == r1["rc"] == 0 and r0["size"] == r1["size"] == 2
+    assert "64 samples on 2 rank(s)" in r0["stdout"] and "relative_error" in r0["stdout"]
+    assert r1["stdout"] == ""
+    run = tmp_path / "mpi_out" / "run"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["relative_error"] > 0
+    # Only rank 0's files: the log, the checkpoint (and its predecessor) and the summary.
+    assert {p.name for p in run.iterdir()} <= {
+        "log.log",
+        "checkpoint",
+        "checkpoint.prev",
+        "summary.json",
+    }
