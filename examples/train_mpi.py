@@ -36,6 +36,10 @@ driver.run(60, out="train_mpi")
 
 # Statistics over the samples of every rank (a collective: every rank calls it).
 energy = driver.estimate(system.hamiltonian).mean.real / system.n_sites
+exact = nfv.systems.exact_energy(system)
 if nfv.distributed.is_root():
     ranks = nfv.distributed.size()
-    print(f"{ranks} rank(s), step {driver.step_count}: E/N = {energy:.6f}")
+    print(
+        f"{ranks} rank(s), step {driver.step_count}: E/N = {energy:.6f}, exact {exact:.6f}, "
+        f"relative error {abs(energy / exact - 1):.2e}"
+    )
