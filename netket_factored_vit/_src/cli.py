@@ -79,17 +79,14 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     for name, value in positive.items():
         if value <= 0:
             p.error(f"{name} must be a positive integer, got {value}")
-    for name, value in {"--lr": a.lr, "--diag-shift": a.diag_shift}.items():
+    rates = {"--lr": a.lr, "--diag-shift": a.diag_shift, "--diag-shift-final": a.diag_shift_final}
+    for name, value in rates.items():
         if not (math.isfinite(value) and value > 0):
             p.error(f"{name} must be a positive finite number, got {value}")
-    if not (math.isfinite(a.diag_shift_final) and a.diag_shift_final > 0):
-        p.error(f"--diag-shift-final must be a positive finite number, got {a.diag_shift_final}")
     if not (math.isfinite(a.momentum) and 0 <= a.momentum < 1):
         p.error(f"--momentum must be in [0, 1), got {a.momentum}")
     if a.chunk_size is not None and a.chunk_size <= 0:
         p.error(f"--chunk-size must be a positive integer, got {a.chunk_size}")
-    if a.n_samples % a.n_chains:
-        p.error(f"--n-samples ({a.n_samples}) must be a multiple of --n-chains ({a.n_chains})")
 
 
 def build_system(a: argparse.Namespace):
@@ -128,18 +125,18 @@ def main(argv: list[str] | None = None) -> int:
 
     import netket_factored_vit as nfv
 
-    try:
-        system = build_system(a)
-        model = build_model(a, system)
-    except ValueError as err:
-        parser.error(str(err))
-
     ranks = nfv.distributed.size()
     if a.n_samples % (ranks * a.n_chains):
         parser.error(
             f"--n-samples ({a.n_samples}) must be a multiple of the {ranks} rank(s) times "
             f"--n-chains ({a.n_chains})"
         )
+    try:
+        system = build_system(a)
+        model = build_model(a, system)
+    except ValueError as err:
+        parser.error(str(err))
+
     root = nfv.distributed.is_root()
     out = Path(a.out)
     if root:

@@ -50,7 +50,7 @@ VALIDATED_FIELDS = (
 """Header fields that must agree between a checkpoint and the driver loading it."""
 
 
-def _strip_addresses(text: str) -> str:
+def strip_addresses(text: str) -> str:
     # Function reprs carry memory addresses that change from process to process.
     return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
 
@@ -58,7 +58,7 @@ def _strip_addresses(text: str) -> str:
 def model_description(model: Any) -> tuple[str, str]:
     """``(qualified class name, repr of its fields)`` of a model, stable across processes."""
     cls = type(model)
-    return f"{cls.__module__}.{cls.__qualname__}", _strip_addresses(repr(model))
+    return f"{cls.__module__}.{cls.__qualname__}", strip_addresses(repr(model))
 
 
 def operator_fingerprint(operator: Any, *, n_configurations: int = 8) -> str:

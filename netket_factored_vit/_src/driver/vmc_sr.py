@@ -576,10 +576,7 @@ class VMC_SR(AbstractOptimizationDriver):
         def one(op):
             if not isinstance(op, AbstractOperator):
                 return self.state.expect(op)
-            local = self.state.local_estimators(op)
-            local = getattr(local, "data", local)
-            gathered = self._collectives.all_gather(local)
-            return nkstats.statistics(gathered.reshape(-1, gathered.shape[-1]))
+            return self._local_estimators_and_stats(op)[1]
 
         return jax.tree_util.tree_map(
             one, observables, is_leaf=lambda x: isinstance(x, AbstractObservable)
@@ -647,12 +644,16 @@ class VMC_SR(AbstractOptimizationDriver):
             variance = jnp.sum(jnp.abs(h_psi - energy * psi) ** 2)
             stats = nkstats.Stats(mean=energy, error_of_mean=0.0, variance=variance)
             return h_psi / psi, stats
-        local = self.state.local_estimators(self._ham)
-        local = getattr(local, "data", local)
-        # The statistics need every chain: gather them (M numbers, cheap).
-        gathered = self._collectives.all_gather(local)
-        stats = nkstats.statistics(gathered.reshape(-1, gathered.shape[-1]))
+        local, stats = self._local_estimators_and_stats(self._ham)
         return local.reshape(-1), stats
+
+    def _local_estimators_and_stats(self, op):
+        """Local estimators of ``op`` on this rank's samples, and their statistics over
+        every rank's chains (collective; the gather moves M numbers, cheap)."""
+        local = self.state.local_estimators(op)
+        local = getattr(local, "data", local)
+        gathered = self._collectives.all_gather(local)
+        return local, nkstats.statistics(gathered.reshape(-1, gathered.shape[-1]))
 
     def _hyperparameters(self) -> tuple[float, float | None]:
         step = self.step_count
@@ -746,13 +747,13 @@ class VMC_SR(AbstractOptimizationDriver):
         if self._last is None or self._last["finite"]:
             return True
         if self._step_attempt < self._max_retries:
-            if not self.is_root:
-                return False
-            print(
-                f"Step {self.step_count}: non-finite energy or update with diag_shift="
-                f"{self._last['diag_shift']:.3g}; retrying with new samples and diag_shift x "
-                f"{self._retry_factor:g} (retry {self._step_attempt + 1}/{self._max_retries})."
-            )
+            if self.is_root:
+                print(
+                    f"Step {self.step_count}: non-finite energy or update with diag_shift="
+                    f"{self._last['diag_shift']:.3g}; retrying with new samples and diag_shift "
+                    f"x {self._retry_factor:g} (retry {self._step_attempt + 1}/"
+                    f"{self._max_retries})."
+                )
             return False
         where = (
             f" The last good checkpoint is {self._checkpoint_path} (step "
@@ -834,7 +835,7 @@ class VMC_SR(AbstractOptimizationDriver):
             "hamiltonian": type(self._ham).__name__,
             "hamiltonian_fingerprint": ckpt.operator_fingerprint(self._ham),
             "system": None if self._system is None else self._system.name,
-            "sampler": None if sampler is None else ckpt._strip_addresses(repr(sampler)),
+            "sampler": None if sampler is None else ckpt.strip_addresses(repr(sampler)),
             "n_samples": int(getattr(self.state, "n_samples", 0) or 0),
             "n_ranks": int(self._collectives.size),
             "mode": self._mode,

@@ -44,6 +44,17 @@ def extract_patches(x: jax.Array, lattice_shape: tuple[int, int], patch_size: in
     return x.reshape(x.shape[0], (lx // b) * (ly // b), b * b)
 
 
+def _dense(owner: nn.Module, features: int, name: str) -> nn.Dense:
+    """A Dense layer with the owner's dtype and initializers."""
+    return nn.Dense(
+        features,
+        param_dtype=owner.param_dtype,
+        kernel_init=owner.kernel_init,
+        bias_init=owner.bias_init,
+        name=name,
+    )
+
+
 class EncoderBlock(nn.Module):
     """Pre-LayerNorm transformer block: attention then feed-forward, both residual."""
 
@@ -62,21 +73,12 @@ class EncoderBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        def dense(features, name):
-            return nn.Dense(
-                features,
-                param_dtype=self.param_dtype,
-                kernel_init=self.kernel_init,
-                bias_init=self.bias_init,
-                name=name,
-            )
-
         y = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_attention")(x)
         x = x + self.attention(y)
         y = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_mlp")(x)
-        y = dense(self.mlp_ratio * self.d_model, "mlp_hidden")(y)
+        y = _dense(self, self.mlp_ratio * self.d_model, "mlp_hidden")(y)
         y = nn.gelu(y)
-        y = dense(self.d_model, "mlp_output")(y)
+        y = _dense(self, self.d_model, "mlp_output")(y)
         return x + y
 
 
@@ -229,17 +231,8 @@ class ViT(nn.Module):
         batch_shape = x.shape[:-1]
         x = jnp.asarray(x, self.param_dtype).reshape(-1, self.n_sites)
 
-        def dense(features, name):
-            return nn.Dense(
-                features,
-                param_dtype=self.param_dtype,
-                kernel_init=self.kernel_init,
-                bias_init=self.bias_init,
-                name=name,
-            )
-
         x = extract_patches(x, self.lattice_shape, self.patch_size)
-        x = dense(self.d_model, "embedding")(x)
+        x = _dense(self, self.d_model, "embedding")(x)
         for layer in range(self.num_layers):
             x = EncoderBlock(
                 attention=self._layer_attention(),
@@ -254,10 +247,10 @@ class ViT(nn.Module):
         z = jnp.sum(x, axis=-2)
         z = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_pool")(z)
         re = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_real")(
-            dense(self.d_model, "real")(z)
+            _dense(self, self.d_model, "real")(z)
         )
         im = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_imag")(
-            dense(self.d_model, "imag")(z)
+            _dense(self, self.d_model, "imag")(z)
         )
         log_psi = jnp.sum(log_cosh(re + 1j * im), axis=-1)
         return log_psi.reshape(batch_shape)
