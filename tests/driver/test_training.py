@@ -1,4 +1,7 @@
-"""End to end: the small factored ViT learns the 4x4 J1-J2 ground state at J2 = 0.5."""
+"""End to end: the small factored ViT learns the 4x4 J1-J2 ground state at J2 = 0.5.
+
+Measured numbers and the runs behind these settings are in docs/driver.md.
+"""
 
 import time
 
@@ -9,21 +12,14 @@ import pytest
 
 import netket_factored_vit as nfv
 
-# Chosen for about 100 steps on 2 CPU cores; see docs/driver.md for the measured numbers.
 N_STEPS = 100
 N_SAMPLES = 512
 LEARNING_RATE = 0.05
 MOMENTUM = 0.8
-DIAG_SHIFT = optax.exponential_decay(1e-2, N_STEPS, 1e-1, end_value=1e-3)
-# The issue's target is 3e-2; with 512 samples this configuration reached 3.4e-2 after 100
-# steps (3.0e-2 at step 90), see docs/driver.md. The assertion guards against regressions.
-TARGET = 5e-2
 
 
-@pytest.mark.slow
-def test_small_factored_vit_learns_4x4_j1j2():
-    system = nfv.systems.j1j2(4, J2=0.5)
-    model = nfv.models.ViT(
+def small_factored_vit():
+    return nfv.models.ViT(
         lattice_shape=(4, 4),
         patch_size=2,
         d_model=16,
@@ -31,23 +27,47 @@ def test_small_factored_vit_learns_4x4_j1j2():
         num_layers=2,
         attention="factored",
     )
+
+
+CASES = [
+    # Projected onto C4v (8 images per configuration): the issue's target of 3e-2. Without the
+    # projection the state keeps a d-wave (B1) admixture of the first excited state and
+    # plateaus near 3e-2 (docs/driver.md), so the plain model only guards against regressions.
+    pytest.param(
+        lambda: nfv.models.Symmetrized(model=small_factored_vit(), translations="none"),
+        3e-3,
+        3e-2,
+        id="c4v-projected",
+    ),
+    pytest.param(small_factored_vit, 1e-3, 5e-2, id="plain"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make_model, final_diag_shift, target", CASES)
+def test_small_factored_vit_learns_4x4_j1j2(make_model, final_diag_shift, target):
+    system = nfv.systems.j1j2(4, J2=0.5)
     sampler = nk.sampler.MetropolisExchange(
         system.hilbert, graph=system.graph, n_chains=16, d_max=2
     )
     vs = nk.vqs.MCState(
         sampler,
-        model,
+        make_model(),
         n_samples=N_SAMPLES,
         chunk_size=N_SAMPLES,
         n_discard_per_chain=2,
         seed=0,
         sampler_seed=1,
     )
+    assert vs.n_parameters == 6208
+    diag_shift = optax.exponential_decay(
+        1e-2, N_STEPS, final_diag_shift / 1e-2, end_value=final_diag_shift
+    )
     driver = nfv.driver.VMC_SR(
         system.hamiltonian,
         optax.sgd(LEARNING_RATE),
         variational_state=vs,
-        diag_shift=DIAG_SHIFT,
+        diag_shift=diag_shift,
         momentum=MOMENTUM,
         system=system,
     )
@@ -68,4 +88,4 @@ def test_small_factored_vit_learns_4x4_j1j2():
         f"(mean of the last 10 steps {last.mean():.2e}); every 10 steps: "
         + " ".join(f"{x:.2e}" for x in log.data["relative_error"].value[9::10])
     )
-    assert rel_error < TARGET
+    assert rel_error < target
