@@ -35,9 +35,7 @@ args = parser.parse_args()
 system = nfv.systems.j1j2(4, J2=0.5)
 exact = nfv.systems.exact_energy(system)
 for seed in (int(s) for s in args.seeds.split(",")):
-    model = nfv.models.ViT(
-        lattice_shape=(4, 4), patch_size=2, d_model=args.d_model, num_heads=2, num_layers=2
-    )
+    model = nfv.models.vit_preset("small", d_model=args.d_model)
     if args.project != "none":
         translations = "none" if args.project == "c4v" else "patch"
         model = nfv.models.Symmetrized(model=model, translations=translations)
