@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import pytest
+from flax import linen as nn
 
 import netket_factored_vit as nfv
 from netket_factored_vit.models import FactoredAttention, T5Attention, ViT
@@ -65,9 +66,9 @@ def test_published_preset_has_published_size():
 
 
 def test_small_preset_and_overrides():
-    model = ViT.from_preset("small")
+    model = nfv.models.vit_preset("small")
     assert model.num_parameters == 6_208
-    t5 = ViT.from_preset("small", lattice_shape=(6, 6), attention="t5")
+    t5 = nfv.models.vit_preset("small", lattice_shape=(6, 6), attention="t5")
     assert t5.lattice_shape == (6, 6)
     assert t5.num_parameters == _formula(16, 2, 2, 9, "t5")
 
@@ -179,3 +180,23 @@ def test_attention_maps(attention):
         assert np.max(np.abs(maps[2, 0] - maps[2, 1])) > 0
         if attention == "t5":
             np.testing.assert_allclose(maps.sum(-1), 1.0, rtol=1e-12)
+
+
+def test_vit_initializers_reach_the_attention_layers():
+    """A ViT built with an attention name hands its initializers to every layer; an
+    attention instance keeps its own."""
+    zeros = nn.initializers.zeros
+    ones = nn.initializers.ones
+    x = jnp.ones((1, 16))
+    model = ViT(lattice_shape=(4, 4), kernel_init=zeros, positional_init=ones)
+    params = model.init(jax.random.key(0), x)["params"]
+    attention = params["block_0"]["attention"]
+    assert np.all(attention["value"]["kernel"] == 0)
+    assert np.all(attention["positional_table"] == 1)
+
+    own = nfv.models.FactoredAttention(positional_init=zeros)
+    params = ViT(lattice_shape=(4, 4), attention=own, positional_init=ones).init(
+        jax.random.key(0), x
+    )["params"]
+    assert np.all(params["block_1"]["attention"]["positional_table"] == 0)
+    assert np.any(params["block_1"]["attention"]["value"]["kernel"] != 0)

@@ -1,6 +1,6 @@
 r"""The Vision Transformer wave function.
 
-Architecture (see the design note, section 3):
+Architecture:
 
 1. patch embedding :math:`x_i = W_e \sigma_{\mathrm{patch}\,i} + b_e`, no positional embedding;
 2. ``num_layers`` pre-LayerNorm encoder blocks
@@ -21,6 +21,7 @@ from netket_factored_vit._src.models.attention import (
     AttentionBase,
     default_bias_init,
     default_kernel_init,
+    default_positional_init,
     resolve_attention,
 )
 
@@ -140,6 +141,8 @@ class ViT(nn.Module):
     """Initializer of the dense matrices."""
     bias_init: NNInitFunc = default_bias_init
     """Initializer of the dense biases."""
+    positional_init: NNInitFunc = default_positional_init
+    """Initializer of the attention's positional table."""
 
     def __post_init__(self):
         lx, ly = self.lattice_shape
@@ -155,18 +158,6 @@ class ViT(nn.Module):
             )
         resolve_attention(self.attention)
         super().__post_init__()
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> "ViT":
-        """Build a ViT from a named preset (see :func:`~netket_factored_vit.models.vit_preset`).
-
-        Args:
-            name: preset name, e.g. ``"published_10x10"`` or ``"small"``.
-            overrides: fields that replace the preset's, e.g. ``lattice_shape`` or ``attention``.
-        """
-        from netket_factored_vit._src.models.presets import vit_preset
-
-        return vit_preset(name, **overrides)
 
     @property
     def n_sites(self) -> int:
@@ -212,6 +203,17 @@ class ViT(nn.Module):
         # a fresh, unbound copy per layer: a user-passed instance must not share
         # its parameters between layers
         template = resolve_attention(self.attention)
+        # an attention named by a string takes the ViT's initializers; an instance
+        # keeps its own
+        inits = (
+            {
+                "kernel_init": self.kernel_init,
+                "bias_init": self.bias_init,
+                "positional_init": self.positional_init,
+            }
+            if isinstance(self.attention, str)
+            else {}
+        )
         return template.clone(
             parent=None,
             d_model=self.d_model,
@@ -219,6 +221,7 @@ class ViT(nn.Module):
             patch_grid=self.patch_grid,
             param_dtype=self.param_dtype,
             name=None,
+            **inits,
         )
 
     @nn.compact
