@@ -15,6 +15,7 @@ from netket_factored_vit._src.distributed.launch import bind_gpu_on_import as _b
 _bind_gpu_on_import()
 
 from netket_factored_vit import (
+    analysis as analysis,
     distributed as distributed,
     driver as driver,
     models as models,

@@ -3,6 +3,7 @@
 See ``docs/models.md`` for a user guide.
 """
 
+from netket_factored_vit._src.analysis.maps import attention_maps as attention_maps
 from netket_factored_vit._src.models.attention import (
     AttentionBase as AttentionBase,
     DecoupledAttention as DecoupledAttention,
@@ -10,7 +11,6 @@ from netket_factored_vit._src.models.attention import (
     T5Attention as T5Attention,
     displacement_index as displacement_index,
 )
-from netket_factored_vit._src.models.maps import attention_maps as attention_maps
 from netket_factored_vit._src.models.presets import (
     PRESETS as PRESETS,
     preset_names as preset_names,

@@ -1,0 +1,22 @@
+"""Analysis of trained models: attention maps, input dependence, exact diagnostics, figures.
+
+See ``docs/analysis.md`` for a user guide.
+"""
+
+from netket_factored_vit._src.analysis.exact import (
+    exact_diagnostics as exact_diagnostics,
+    is_exact_feasible as is_exact_feasible,
+)
+from netket_factored_vit._src.analysis.input_dependence import (
+    content_position_split as content_position_split,
+    input_dependence as input_dependence,
+    is_input_dependent as is_input_dependent,
+)
+from netket_factored_vit._src.analysis.logs import load_log as load_log
+from netket_factored_vit._src.analysis.maps import attention_maps as attention_maps
+from netket_factored_vit._src.analysis.plotting import (
+    plot_attention as plot_attention,
+    plot_energy as plot_energy,
+    plot_input_dependence as plot_input_dependence,
+)
+from netket_factored_vit._src.analysis.positional import positional_profile as positional_profile
