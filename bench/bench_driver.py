@@ -25,7 +25,7 @@ import numpy as np
 import optax
 
 import netket_factored_vit as nfv
-from netket_factored_vit._src.driver import linear_algebra, vmc_sr
+from netket_factored_vit._src.driver import sr_solves, step_inputs
 
 
 def build_state(model, system, n_samples):
@@ -54,15 +54,15 @@ def minsr_memory(driver):
     eloc = vs.local_estimators(driver._ham)
     eloc = getattr(eloc, "data", eloc).reshape(-1)
     kw = dict(mode=driver.mode, chunk_size=driver.chunk_size_bwd, collectives=driver.collectives)
-    jac = vmc_sr._jacobian_rows.lower(
+    jac = step_inputs.jacobian_rows.lower(
         vs._apply_fun, vs.parameters, vs.model_state, samples, eloc, None, **kw
     ).compile()
     X, f = jax.eval_shape(
-        lambda: vmc_sr._jacobian_rows(
+        lambda: step_inputs.jacobian_rows(
             vs._apply_fun, vs.parameters, vs.model_state, samples, eloc, None, **kw
         )
     )
-    solve = linear_algebra.solve_update.lower(
+    solve = sr_solves.solve_update.lower(
         X, f, 1e-3, None, None, use_ntk=True, collectives=driver.collectives
     ).compile()
 

@@ -46,9 +46,9 @@ def test_training_checkpoint_and_resume_on_two_ranks(mpirun, tmp_path):
     # Only rank 0 logs, draws the progress bar and writes checkpoints.
     assert w0["n_loggers"] == 2 and w1["n_loggers"] == 0
     for a, b in ((w0, w1), (s0, s1)):
-        assert all("ProgressBarCallback" in c for c in a["callbacks"])
+        assert all("EnergyProgressBarCallback" in c for c in a["callbacks"])
         assert not any(
-            "ProgressBarCallback" in c or "LegacyLoggerWrapper" in c for c in b["callbacks"]
+            "EnergyProgressBarCallback" in c or "LegacyLoggerWrapper" in c for c in b["callbacks"]
         )
         assert a["writes"] and not b["writes"]
     files = sorted(p.name for p in out.iterdir() if not p.name.endswith(".json"))

@@ -54,10 +54,27 @@ def test_local_collectives_are_identities():
     np.testing.assert_array_equal(c.bcast(x["a"]), x["a"])
 
 
+class _RecordingLocal(nfv.distributed.Collectives):
+    """One rank that records every collective it is asked for."""
+
+    size, rank = 1, 0
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name in ("sum", "all_gather", "all_to_all", "bcast"):
+            self.calls.append(name)
+        return object.__getattribute__(self, name)
+
+
 def test_check_consistency_single_rank_is_free(plain_env):
-    # A single process is trivially consistent, whatever the tree holds.
-    nfv.distributed.check_consistency({"w": jnp.ones(3), "f": lambda: 0})
-    nfv.distributed.check_consistency({"L": 4}, nfv.distributed.LOCAL, what="configuration")
+    # A single process is trivially consistent, whatever the tree holds, and the
+    # check communicates nothing.
+    coll = _RecordingLocal()
+    assert nfv.distributed.check_consistency({"w": jnp.ones(3), "f": lambda: 0}, coll) is None
+    assert nfv.distributed.check_consistency({"L": 4}, coll, what="configuration") is None
+    assert coll.calls == []
 
 
 def test_import_does_not_initialise_mpi():

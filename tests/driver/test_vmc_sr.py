@@ -9,7 +9,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import netket_factored_vit as nfv
-from netket_factored_vit._src.driver import linear_algebra, vmc_sr
+from netket_factored_vit._src.driver import sr_solves, step_inputs
 
 N_SITES = 8
 
@@ -88,7 +88,7 @@ def test_gradient_equals_exact_gradient_with_full_sum(chain, make_model, mode):
     vs = nk.vqs.FullSumState(hi, make_model(), seed=3)
     drv = nfv.driver.VMC_SR(H, optax.sgd(0.01), variational_state=vs, diag_shift=1e-3)
     X, f = drv.jacobian_and_rhs()
-    grad = np.asarray(linear_algebra.energy_gradient(X, f))
+    grad = np.asarray(sr_solves.energy_gradient(X, f))
 
     H_dense = jnp.asarray(H.to_dense())
     states = hi.all_states()
@@ -129,12 +129,13 @@ def test_run_logs_schedules_and_does_not_recompile(chain):
     vs = _mcstate(chain, nk.models.RBMModPhase(alpha=1))
     shift = optax.exponential_decay(1e-2, transition_steps=1, decay_rate=0.5)
     lr = optax.linear_schedule(0.05, 0.01, transition_steps=4)
-    drv = nfv.driver.VMC_SR(H, optax.sgd(lr), variational_state=vs, diag_shift=shift, momentum=0.5)
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=lr)  # logs its learning rate
+    drv = nfv.driver.VMC_SR(H, opt, variational_state=vs, diag_shift=shift, momentum=0.5)
     log = nk.logging.RuntimeLog()
     drv.run(1, out=log, show_progress=False)
-    sizes = (vmc_sr._jacobian_rows._cache_size(), linear_algebra.solve_update._cache_size())
+    sizes = (step_inputs.jacobian_rows._cache_size(), sr_solves.solve_update._cache_size())
     drv.run(3, out=log, show_progress=False)
-    assert (vmc_sr._jacobian_rows._cache_size(), linear_algebra.solve_update._cache_size()) == sizes
+    assert (step_inputs.jacobian_rows._cache_size(), sr_solves.solve_update._cache_size()) == sizes
 
     data = log.data
     np.testing.assert_allclose(data["diag_shift"].value, [shift(i) for i in range(4)], rtol=1e-12)
@@ -166,7 +167,7 @@ def test_logs_energy_per_site_and_relative_error():
 
 def _nan_unless_large_shift(threshold):
     def solver(A, b):
-        x, info = linear_algebra.cholesky_with_fallback(A, b)
+        x, info = sr_solves.cholesky_with_fallback(A, b)
         bad = jnp.min(jnp.diag(A)) < threshold
         return jnp.where(bad, jnp.nan, x), info
 
@@ -212,12 +213,11 @@ def test_non_finite_update_is_retried_with_larger_shift(chain, tmp_path):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        pytest.param(dict(diag_shift=0.0), "positive", id="zero-shift"),
-        pytest.param(dict(diag_shift=-1e-3), "positive", id="negative-shift"),
+        pytest.param(dict(diag_shift=-1e-3), "non-negative", id="negative-shift"),
         pytest.param(dict(diag_shift=float("nan")), "finite", id="nan-shift"),
         pytest.param(dict(diag_shift=lambda step: -1.0), "at step 0", id="bad-schedule"),
-        pytest.param(dict(diag_shift=1e-3, momentum=1.0), r"\[0, 1\)", id="momentum-one"),
-        pytest.param(dict(diag_shift=1e-3, momentum=-0.1), r"\[0, 1\)", id="momentum-negative"),
+        pytest.param(dict(diag_shift=1e-3, momentum=1.5), r"\[0, 1\]", id="momentum-above-one"),
+        pytest.param(dict(diag_shift=1e-3, momentum=-0.1), r"\[0, 1\]", id="momentum-negative"),
         pytest.param(dict(diag_shift=1e-3, chunk_size_bwd=0), "chunk_size_bwd", id="chunk"),
         pytest.param(dict(diag_shift=1e-3, checkpoint_every=5), "checkpoint_path", id="no-path"),
     ],
@@ -243,7 +243,7 @@ def test_schedule_turning_bad_stops_before_the_step(chain):
         chain[2],
         optax.sgd(0.01),
         variational_state=vs,
-        diag_shift=lambda step: 1e-3 if step < 1 else 0.0,
+        diag_shift=lambda step: 1e-3 if step < 1 else -1.0,
     )
     with pytest.raises(ValueError, match="at step 1"):
         drv.run(2, show_progress=False)

@@ -8,8 +8,13 @@ and names every field that differs.
 
 Writes go to a temporary file in the same directory, are flushed to disk and
 then moved over the old checkpoint with :func:`os.replace`, which is atomic on
-POSIX file systems: a crash mid-write leaves the previous checkpoint intact.
-The previous checkpoint is also kept next to the new one as ``<name>.prev``.
+POSIX file systems: a crash mid-write leaves the previous checkpoint intact
+(the next write removes the temporary file it left). The previous checkpoint is
+also kept next to the new one as ``<name>.prev``.
+
+The file stores a SHA-256 checksum of the header and of the serialized state:
+a damaged file (a flipped bit, a truncated copy) is detected on reading, and
+:func:`read_checkpoint` then falls back to ``<name>.prev`` with a warning.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from flax import serialization
 
 CHECKPOINT_FORMAT = "netket_factored_vit.driver.checkpoint"
 """Identifies our files; a msgpack file without it is refused."""
-CHECKPOINT_VERSION = 1
-"""Bumped when the layout of the state changes."""
+CHECKPOINT_VERSION = 2
+"""Bumped when the layout of the file changes (2: checksummed payload)."""
+READABLE_VERSIONS = (1, 2)
+"""Versions this code reads; version 1 files have no checksum."""
 
 VALIDATED_FIELDS = (
     "model",
@@ -90,10 +97,10 @@ def validate_header(saved: dict, expected: dict, *, path: str | Path = "checkpoi
     """Raise a :class:`ValueError` naming every validated field that differs."""
     if saved.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a netket_factored_vit driver checkpoint.")
-    if saved.get("version") != CHECKPOINT_VERSION:
+    if saved.get("version") not in READABLE_VERSIONS:
         raise ValueError(
             f"{path} has checkpoint format version {saved.get('version')}, this version of "
-            f"netket_factored_vit reads version {CHECKPOINT_VERSION}."
+            f"netket_factored_vit reads versions {READABLE_VERSIONS}."
         )
     diffs = [
         f"  {k}: checkpoint has {saved.get(k)!r}, this driver has {expected.get(k)!r}"
@@ -116,8 +123,12 @@ def write_checkpoint(path: str | Path, header: dict, state: dict) -> Path:
     of arrays) to ``path``, keeping the previous file as ``<path>.prev``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **header}
-    data = serialization.msgpack_serialize({"header": json.dumps(header), "state": _to_host(state)})
+    header = json.dumps({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **header})
+    payload = serialization.msgpack_serialize(_to_host(state))
+    data = serialization.msgpack_serialize(
+        {"header": header, "state": payload, "sha256": _checksum(header, payload)}
+    )
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -154,19 +165,60 @@ def previous_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".prev")
 
 
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files an interrupted :func:`write_checkpoint` of ``path``
+    left behind; returns them."""
+    path = Path(path)
+    stale = [p for p in path.parent.glob(f".{path.name}.*.tmp") if p.is_file()]
+    for p in stale:
+        try:
+            p.unlink()
+        except FileNotFoundError:  # removed by someone else meanwhile
+            pass
+    return stale
+
+
+def _checksum(header: str, payload: bytes) -> str:
+    digest = hashlib.sha256(header.encode())
+    digest.update(payload)
+    return digest.hexdigest()
+
+
 def _read(path: Path) -> tuple[dict, dict]:
-    raw = serialization.msgpack_restore(path.read_bytes())
+    try:
+        raw = serialization.msgpack_restore(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # msgpack raises a variety of errors on damaged bytes
+        raise ValueError(f"{path} is not a readable msgpack file ({type(err).__name__}).") from None
     if not isinstance(raw, dict) or "header" not in raw or "state" not in raw:
         raise ValueError(f"{path} is not a netket_factored_vit driver checkpoint.")
-    return json.loads(raw["header"]), raw["state"]
+    header, state = raw["header"], raw["state"]
+    if "sha256" in raw:
+        if not (isinstance(header, str) and isinstance(state, bytes)):
+            raise ValueError(f"{path} is damaged: its header or state has the wrong type.")
+        if raw["sha256"] != _checksum(header, state):
+            raise ValueError(f"{path} is damaged: its checksum does not match its content.")
+        state = serialization.msgpack_restore(state)
+    try:
+        header = json.loads(header)
+    except Exception as err:
+        raise ValueError(f"{path} has an unreadable header ({type(err).__name__}).") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} is not a netket_factored_vit driver checkpoint.")
+    return header, state
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict, dict, Path]:
-    """Read a checkpoint, falling back to ``<path>.prev`` when ``path`` is missing or
-    unreadable.
+    """Read a checkpoint, falling back to ``<path>.prev`` when ``path`` is missing,
+    unreadable or fails its checksum.
 
     Returns:
         ``(header, state, path_read)``.
+
+    Raises:
+        FileNotFoundError: neither file exists.
+        ValueError: no file that exists can be read; the message gives each reason.
     """
     path = Path(path)
     prev = previous_path(path)
@@ -176,10 +228,17 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict, Path]:
     except FileNotFoundError:
         if not prev.exists():
             raise FileNotFoundError(f"No checkpoint at {path} (nor {prev}).") from None
-        warnings.warn(f"Checkpoint {path} is missing; loading the previous one, {prev}.")
-    except Exception as err:
+        reason = "is missing"
+    except ValueError as err:
         if not prev.exists():
-            raise ValueError(f"The checkpoint {path} cannot be read: {err}") from err
-        warnings.warn(f"Checkpoint {path} cannot be read ({err}); loading {prev}.")
-    header, state = _read(prev)
+            raise ValueError(f"The checkpoint {path} cannot be read: {err}") from None
+        reason = f"cannot be read ({err})"
+    try:
+        header, state = _read(prev)
+    except ValueError as err:
+        raise ValueError(
+            f"No readable checkpoint: {path} {reason}, and the previous one cannot be read "
+            f"either ({err})."
+        ) from None
+    warnings.warn(f"Checkpoint {path} {reason}; loading the previous one, {prev}.", stacklevel=2)
     return header, state, prev

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import netket_factored_vit as nfv
-from netket_factored_vit._src.driver import linear_algebra as la
+from netket_factored_vit._src.driver import sr_solves as la
 
 coll = nfv.distributed.get_collectives(require_mpi=True)
 r, R = coll.rank, coll.size

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import netket_factored_vit as nfv
-from netket_factored_vit._src.driver import linear_algebra as la
+from netket_factored_vit._src.driver import sr_solves as la
 
 coll = nfv.distributed.get_collectives(require_mpi=True)
 r, R = coll.rank, coll.size
@@ -23,14 +23,14 @@ jac = rng.normal(size=(R * M_LOCAL, 2, P))  # (Re, Im) of d log psi / d theta
 e_loc = rng.normal(size=R * M_LOCAL) + 1j * rng.normal(size=R * M_LOCAL)
 old = rng.normal(size=P)
 mine = slice(r * M_LOCAL, (r + 1) * M_LOCAL)
-prepare_input = jax.jit(la.prepare_input, static_argnames=("mode", "collectives"))
+centre_and_scale = jax.jit(la.centre_and_scale, static_argnames=("mode", "collectives"))
 
 result = {}
 for mode in ("complex", "real"):
     jac_m = jac if mode == "complex" else jac[:, 0, :]
     e_m = e_loc if mode == "complex" else e_loc.real
-    X_all, f_all, e_all = prepare_input(jnp.asarray(jac_m), jnp.asarray(e_m), mode=mode)
-    X, f, e_mean = prepare_input(
+    X_all, f_all, e_all = centre_and_scale(jnp.asarray(jac_m), jnp.asarray(e_m), mode=mode)
+    X, f, e_mean = centre_and_scale(
         jnp.asarray(jac_m[mine]), jnp.asarray(e_m[mine]), mode=mode, collectives=coll
     )
     result[f"{mode}/mean_energy"] = float(jnp.abs(e_mean - e_all))

@@ -9,11 +9,11 @@ import pytest
 
 from netket_factored_vit.distributed import Collectives
 from netket_factored_vit.driver import (
+    centre_and_scale,
     cholesky_with_fallback,
     energy_gradient,
     gram,
     minsr_update,
-    prepare_input,
     sr_update,
 )
 
@@ -65,7 +65,7 @@ def _random_inputs(n_samples, n_params, mode, seed=0):
 )
 def test_sr_equals_minsr(mode, n_samples, n_params, momentum):
     jac, eloc = _random_inputs(n_samples, n_params, mode)
-    X, f, _ = prepare_input(jac, eloc, mode=mode)
+    X, f, _ = centre_and_scale(jac, eloc, mode=mode)
     old = jnp.asarray(np.random.default_rng(1).normal(size=n_params)) if momentum else None
     kw = dict(diag_shift=1e-2, momentum=momentum, old_updates=old)
     d_sr, old_sr, _ = jax.jit(partial(sr_update, **kw))(X, f)
@@ -76,9 +76,9 @@ def test_sr_equals_minsr(mode, n_samples, n_params, momentum):
         np.testing.assert_allclose(old_min, d_min)
 
 
-def test_prepare_input_is_centred_and_scaled():
+def test_centre_and_scale_centres_and_scales():
     jac, eloc = _random_inputs(16, 5, "complex")
-    X, f, mean = jax.jit(partial(prepare_input, mode="complex"))(jac, eloc)
+    X, f, mean = jax.jit(partial(centre_and_scale, mode="complex"))(jac, eloc)
     assert X.shape == (32, 5) and f.shape == (32,)
     np.testing.assert_allclose(mean, eloc.mean())
     # Rows interleave (Re, Im) of each sample; each part sums to zero once centred.
@@ -89,7 +89,7 @@ def test_prepare_input_is_centred_and_scaled():
     expected_grad = 2 * np.real(dO.conj().T @ (eloc - eloc.mean())) / 16
     np.testing.assert_allclose(energy_gradient(X, f), expected_grad, rtol=1e-12)
     # Uniform weights are the same as no weights.
-    Xw, fw, _ = prepare_input(jac, eloc, mode="complex", weights=jnp.full(16, 3.0))
+    Xw, fw, _ = centre_and_scale(jac, eloc, mode="complex", weights=jnp.full(16, 3.0))
     np.testing.assert_allclose(Xw, X, rtol=1e-12)
     np.testing.assert_allclose(fw, f, rtol=1e-12)
 
@@ -104,7 +104,7 @@ def test_simulated_ranks_equal_single_process(use_ntk, n_ranks, n_params):
     n_per_rank = 4
     jac, eloc = _random_inputs(n_ranks * n_per_rank, n_params, "complex", seed=3)
     old = jnp.asarray(np.random.default_rng(4).normal(size=n_params))
-    X, f, _ = prepare_input(jac, eloc, mode="complex")
+    X, f, _ = centre_and_scale(jac, eloc, mode="complex")
     update = minsr_update if use_ntk else sr_update
     kw = dict(diag_shift=1e-3, momentum=0.5, old_updates=old)
     expected, _, _ = jax.jit(partial(update, **kw))(X, f)
@@ -112,7 +112,7 @@ def test_simulated_ranks_equal_single_process(use_ntk, n_ranks, n_params):
     coll = AxisCollectives(n_ranks)
 
     def per_rank(jac_r, eloc_r):
-        X_r, f_r, _ = prepare_input(jac_r, eloc_r, mode="complex", collectives=coll)
+        X_r, f_r, _ = centre_and_scale(jac_r, eloc_r, mode="complex", collectives=coll)
         d, _, _ = update(X_r, f_r, **kw, collectives=coll)
         return d
 

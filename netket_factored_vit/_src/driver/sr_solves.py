@@ -43,7 +43,7 @@ from netket_factored_vit._src.distributed.collectives import LOCAL, Collectives
 LinearSolver = Callable[[jax.Array, jax.Array], jax.Array | tuple[jax.Array, dict | None]]
 
 
-def prepare_input(
+def centre_and_scale(
     jacobian: jax.Array,
     local_energies: jax.Array,
     *,
@@ -172,6 +172,7 @@ def sr_update(
     linear_solver: LinearSolver = cholesky_with_fallback,
     momentum=None,
     old_updates: jax.Array | None = None,
+    proj_reg=None,
     collectives: Collectives = LOCAL,
 ):
     r"""The update in parameter space, :math:`(X^T X + \lambda I_P)^{-1} X^T f`.
@@ -181,17 +182,24 @@ def sr_update(
     equivalent to :func:`minsr_update` with the same momentum.
 
     Args:
-        X: Local rows of the stacked Jacobian (see :func:`prepare_input`).
+        X: Local rows of the stacked Jacobian (see :func:`centre_and_scale`).
         f: Local rows of the right-hand side.
         diag_shift: The diag shift :math:`\lambda`.
         linear_solver: ``solver(A, b)`` returning ``x`` or ``(x, info)``.
         momentum: SPRING momentum :math:`\mu`, or ``None`` to disable it.
         old_updates: The previous update (required when ``momentum`` is given).
+        proj_reg: Must be ``None``: the projection regularisation exists only in
+            sample space (:func:`minsr_update`), as in NetKet.
         collectives: Cross-rank reductions.
 
     Returns:
         ``(update, new_old_updates, info)``.
     """
+    if proj_reg is not None:
+        raise ValueError(
+            f"proj_reg={proj_reg!r} is only defined for minSR (use_ntk=True); SR in parameter "
+            "space has no projection regularisation, as in netket.driver.VMC_SR."
+        )
     S = collectives.sum(gram(X.T))
     F = collectives.sum(X.T @ f)
     if momentum is not None:
@@ -227,6 +235,7 @@ def minsr_update(
     linear_solver: LinearSolver = cholesky_with_fallback,
     momentum=None,
     old_updates: jax.Array | None = None,
+    proj_reg=None,
     collectives: Collectives = LOCAL,
 ):
     r"""The update in sample space, :math:`X^T (X X^T + \lambda I)^{-1} f`.
@@ -241,6 +250,10 @@ def minsr_update(
     With SPRING momentum :math:`\mu`, :math:`f \to f - \mu X \delta_\mathrm{old}`
     and :math:`\delta \to \delta + \mu \delta_\mathrm{old}`.
 
+    With ``proj_reg`` :math:`\rho` the kernel gains :math:`(\rho / N_r)\,\mathbf{1}\mathbf{1}^T`,
+    :math:`N_r` being the number of rows of :math:`X` over all ranks (:math:`M`, or
+    :math:`2M` for complex rows), as in the Jacobian path of :class:`netket.driver.VMC_SR`.
+
     Arguments and return value as in :func:`sr_update`.
     """
     n_params = X.shape[1]
@@ -248,8 +261,10 @@ def minsr_update(
         f = f - momentum * (X @ old_updates)
     X_cols = rows_to_columns(X, collectives=collectives)
     f_all = collectives.all_gather(f).reshape(-1)
-    T = collectives.sum(gram(X_cols))
-    y, info = _solve(linear_solver, _add_diag(T, diag_shift), f_all)
+    T = _add_diag(collectives.sum(gram(X_cols)), diag_shift)
+    if proj_reg is not None:
+        T = T + proj_reg / T.shape[-1]
+    y, info = _solve(linear_solver, T, f_all)
     update = collectives.all_gather(X_cols.T @ y).reshape(-1)[:n_params]
     if momentum is not None:
         update = update + momentum * old_updates
@@ -264,6 +279,7 @@ def solve_update(
     diag_shift,
     momentum=None,
     old_updates: jax.Array | None = None,
+    proj_reg=None,
     *,
     use_ntk: bool,
     linear_solver: LinearSolver = cholesky_with_fallback,
@@ -278,5 +294,6 @@ def solve_update(
         linear_solver=linear_solver,
         momentum=momentum,
         old_updates=old_updates,
+        proj_reg=proj_reg,
         collectives=collectives,
     )
