@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml scripts/setup_venv.sh
 
 ## Short VMC run of the default system (4x4 J1-J2, J2 = 0.5). Pass options with ARGS="...".
 run: $(STAMP)
-	$(PY) -m netket_factored_vit $(ARGS)
+	$(PY) -m netket_factored_vit run $(ARGS)
 
 ## The whole test suite, slow and MPI tests included. Extra pytest options with PYTEST_ARGS="...".
 test: $(STAMP)

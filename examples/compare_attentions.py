@@ -2,6 +2,9 @@
 heads and depth, trained the same way on the same system.
 
     python examples/compare_attentions.py --L 4 --steps 200
+
+The command line does the same, resumably, with a table and a figure:
+``nfv compare --n-iter 200 --out runs/compare``.
 """
 
 import argparse
@@ -12,19 +15,25 @@ import optax
 
 import netket_factored_vit as nfv
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--L", type=int, default=4)
-parser.add_argument("--J2", type=float, default=0.5)
-parser.add_argument("--steps", type=int, default=100)
-parser.add_argument("--samples", type=int, default=512)
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("--L", type=int, default=4, help="lattice side")
+parser.add_argument("--J2", type=float, default=0.5, help="diagonal coupling (J1 = 1)")
+parser.add_argument("--steps", type=int, default=100, help="optimisation steps")
+parser.add_argument("--samples", type=int, default=512, help="samples per step")
+parser.add_argument("--chains", type=int, default=16, help="Markov chains")
+parser.add_argument("--d-model", type=int, default=16, help="width of the 'small' preset")
 args = parser.parse_args()
 
 system = nfv.systems.j1j2(args.L, J2=args.J2)
 reference = nfv.systems.best_known_energy(system)
 rows = []
 for attention in ("factored", "t5", "decoupled"):
-    model = nfv.models.vit_preset("small", lattice_shape=system.lattice_shape, attention=attention)
-    sampler = nk.sampler.MetropolisExchange(system.hilbert, graph=system.graph, n_chains=16)
+    model = nfv.models.vit_preset(
+        "small", lattice_shape=system.lattice_shape, attention=attention, d_model=args.d_model
+    )
+    sampler = nk.sampler.MetropolisExchange(
+        system.hilbert, graph=system.graph, n_chains=args.chains
+    )
     vstate = nk.vqs.MCState(sampler, model, n_samples=args.samples, seed=0, sampler_seed=1)
     driver = nfv.driver.VMC_SR(
         system.hamiltonian,

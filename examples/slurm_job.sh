@@ -30,6 +30,11 @@ export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK}
 # i of a node to GPU i (SLURM_LOCALID). With --gpus-per-task=1 instead, SLURM
 # does the binding and the package keeps it.
 # --mpi=pmix needs Open MPI built with PMIx support; otherwise use
-#   mpirun -np "$SLURM_NTASKS" python ...
-# train.py is your training script; it reads the output folder from argv.
-srun --mpi=pmix --cpu-bind=cores python train.py "runs/${SLURM_JOB_ID}"
+#   mpirun -np "$SLURM_NTASKS" python -m netket_factored_vit run ...
+# --n-samples is the total over all ranks. The folder is named after the job, not
+# its id, and --resume continues the run there: resubmitting (or a requeue after a
+# time limit) picks up from the last checkpoint; a first submission starts afresh.
+srun --mpi=pmix --cpu-bind=cores python -m netket_factored_vit run --resume \
+    --out "runs/${SLURM_JOB_NAME}" --L 10 --preset published_10x10 --n-samples 8192 \
+    --n-chains 64 --n-iter 2000 --lr 0.0075 --diag-shift 1e-3 --diag-shift-final 1e-4 \
+    --no-progress

@@ -18,7 +18,7 @@ import optax
 
 import netket_factored_vit as nfv
 
-parser = argparse.ArgumentParser()
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--seeds", default="0", help="comma-separated model seeds")
 parser.add_argument("--steps", type=int, default=100)
 parser.add_argument("--samples", type=int, default=512)

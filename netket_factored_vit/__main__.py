@@ -1,4 +1,4 @@
-"""``python -m netket_factored_vit``: the main job (see ``--help``)."""
+"""``python -m netket_factored_vit {run,compare,analyze,plot}``: the command line (``--help``)."""
 
 import sys
 

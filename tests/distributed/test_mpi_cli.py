@@ -15,10 +15,13 @@ def test_cli_on_two_ranks_writes_and_prints_once(mpirun, tmp_path):
     run = tmp_path / "mpi_out" / "run"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 3 and summary["relative_error"] > 0
-    # Only rank 0's files: the log, the checkpoint (and its predecessor) and the summary.
+    # Only rank 0's files: settings, log, checkpoint (and its predecessor), summary, figure.
     assert {p.name for p in run.iterdir()} <= {
+        "config.toml",
         "log.log",
         "checkpoint",
         "checkpoint.prev",
         "summary.json",
+        "energy.png",
     }
+    assert (run / "energy.png").stat().st_size > 1000

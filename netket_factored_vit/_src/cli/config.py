@@ -1,0 +1,246 @@
+"""The settings of a run, their defaults in one table, and their TOML form.
+
+A run's settings are resolved from, in increasing priority: the defaults of
+:class:`RunConfig`, a ``--config FILE.toml`` and the command-line flags. On ``--resume``
+the settings stored in the run folder take the place of the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netket_factored_vit._src.cli.errors import UsageError
+
+ATTENTIONS = ("factored", "t5", "decoupled")
+"""Attention mechanisms of the ViT."""
+QUERY_KEY_ATTENTIONS = ("t5", "decoupled")
+"""Attentions whose weights depend on the input through queries and keys."""
+SYSTEMS = ("j1j2", "shastry_sutherland")
+"""Lattice models."""
+SYMMETRIZATIONS = ("none", "point-group", "point-group+patch")
+"""Projections of the model: none, the point group, or the point group and the shifts
+inside a patch (with the ViT's invariance under whole-patch shifts, every translation)."""
+NTK_CHOICES = ("auto", "yes", "no")
+"""``--use-ntk``: minSR (sample space) when ``yes``, SR when ``no``, the smaller when ``auto``."""
+
+
+def setting(default, group: str, help: str, *, trajectory: bool = True, choices=None):
+    """A field of :class:`RunConfig`: its default, help line, flag group, and whether a
+    different value changes the trajectory of a run (refused on ``--resume``)."""
+    meta = {"group": group, "help": help, "trajectory": trajectory, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting of a run; the defaults are those of ``make run``."""
+
+    # system
+    system: str = setting("j1j2", "system", "lattice model", choices=SYSTEMS)
+    L: int = setting(4, "system", "sites along x (and along y unless --Ly)")
+    Ly: int | None = setting(None, "system", "sites along y (default: L)")
+    J1: float = setting(1.0, "system", "J1-J2: nearest-neighbour coupling")
+    J2: float = setting(0.5, "system", "J1-J2: next-nearest-neighbour (diagonal) coupling")
+    J: float = setting(0.5, "system", "Shastry-Sutherland: square-lattice coupling")
+    J_prime: float = setting(1.0, "system", "Shastry-Sutherland: dimer coupling")
+    total_sz: float | None = setting(
+        0.0, "system", "magnetisation sector, or 'none' for the full Hilbert space"
+    )
+    # model
+    attention: str = setting("factored", "model", "attention mechanism", choices=ATTENTIONS)
+    preset: str = setting("small", "model", "named ViT size (see nfv.models.PRESETS)")
+    d_model: int | None = setting(None, "model", "width (default: the preset's)")
+    num_heads: int | None = setting(None, "model", "attention heads (default: the preset's)")
+    num_layers: int | None = setting(None, "model", "encoder blocks (default: the preset's)")
+    patch_size: int | None = setting(None, "model", "patch side (default: the preset's)")
+    symmetrize: str = setting(
+        "none",
+        "model",
+        "project onto the point group (C4v on a square), optionally with the shifts inside "
+        "a patch (then every translation)",
+        choices=SYMMETRIZATIONS,
+    )
+    spin_flip: bool = setting(False, "model", "also project onto the even spin-flip sector")
+    # optimisation
+    n_iter: int = setting(30, "optimisation", "total optimisation steps", trajectory=False)
+    schedule_steps: int | None = setting(
+        None,
+        "optimisation",
+        "steps over which the diag shift decays (default: --n-iter of the first run; "
+        "held at its final value beyond)",
+    )
+    n_samples: int = setting(512, "optimisation", "samples per step, all MPI ranks together")
+    n_chains: int = setting(16, "optimisation", "Markov chains (per rank)")
+    lr: float = setting(0.05, "optimisation", "learning rate of optax.sgd")
+    momentum: float = setting(0.8, "optimisation", "SPRING momentum (0 disables)")
+    diag_shift: float = setting(1e-2, "optimisation", "initial diag shift")
+    diag_shift_final: float = setting(1e-3, "optimisation", "diag shift after the cosine decay")
+    use_ntk: str = setting(
+        "auto", "optimisation", "minSR (yes), SR (no) or the cheaper (auto)", choices=NTK_CHOICES
+    )
+    chunk_size: int | None = setting(
+        None,
+        "optimisation",
+        "samples per forward chunk (default: samples per rank, at most 1024)",
+        trajectory=False,
+    )
+    seed: int = setting(0, "optimisation", "seed of the parameters (the sampler gets seed + 1)")
+    # output
+    checkpoint_every: int = setting(10, "output", "steps between checkpoints", trajectory=False)
+    input_dependence_every: int = setting(
+        10,
+        "output",
+        "log the attention's input dependence every this many steps (T5 and decoupled; 0: never)",
+        trajectory=False,
+    )
+    input_dependence_samples: int = setting(
+        256, "output", "samples the input dependence is measured on", trajectory=False
+    )
+
+    @property
+    def lattice_shape(self) -> tuple[int, int]:
+        """``(L, Ly)`` with ``Ly`` defaulting to ``L``."""
+        return (self.L, self.L if self.Ly is None else self.Ly)
+
+    def replace(self, **changes) -> RunConfig:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+"""The fields of :class:`RunConfig` by name."""
+TRAJECTORY_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["trajectory"])
+"""Fields whose change on ``--resume`` would change the trajectory of the run."""
+_OPTIONAL = {name for name, f in FIELDS.items() if "None" in str(f.type)}
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag of field ``name``: ``n_iter`` -> ``--n-iter``."""
+    return "--" + name.replace("_", "-")
+
+
+def is_optional(name: str) -> bool:
+    """Whether field ``name`` may be None (``none`` on the command line and in TOML)."""
+    return name in _OPTIONAL
+
+
+def base_type(name: str) -> type:
+    """The type of field ``name`` other than None: bool, int, float or str."""
+    default = FIELDS[name].default
+    if default is not None:
+        return type(default)
+    return float if name == "total_sz" else int
+
+
+def check_value(name: str, value: Any, *, where: str) -> Any:
+    """``value`` converted to the type of field ``name``, or a UsageError saying what is
+    allowed (``where`` names the source, e.g. the TOML file)."""
+    if value is None or (name in _OPTIONAL and isinstance(value, str) and value == "none"):
+        if name in _OPTIONAL:
+            return None
+        raise UsageError(f"{where}: {name} cannot be none")
+    kind = base_type(name)
+    ok = (
+        (kind is bool and isinstance(value, bool))
+        or (kind is int and isinstance(value, int) and not isinstance(value, bool))
+        or (kind is float and isinstance(value, int | float) and not isinstance(value, bool))
+        or (kind is str and isinstance(value, str))
+    )
+    if not ok:
+        allowed = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+        extra = ' or "none"' if name in _OPTIONAL else ""
+        raise UsageError(f"{where}: {name} = {value!r} is not {allowed[kind]}{extra}")
+    if kind is float:
+        value = float(value)
+    choices = FIELDS[name].metadata["choices"]
+    if choices is not None and value not in choices:
+        raise UsageError(
+            f"{where}: {name} = {value!r} is not one of {', '.join(map(repr, choices))}"
+        )
+    return value
+
+
+def read_toml(path: str | Path, *, what: str = "--config") -> dict[str, Any]:
+    """The settings of a TOML file, checked against :class:`RunConfig`'s fields."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path} is a folder; give a TOML file") from None
+    except OSError as err:
+        raise UsageError(f"{what} {path} cannot be read: {err.strerror or err}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"{what} {path} is not valid TOML: {err}") from None
+    unknown = [k for k in data if k not in FIELDS]
+    if unknown:
+        raise UsageError(
+            f"{what} {path}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"allowed keys are {', '.join(FIELDS)}"
+        )
+    return {k: check_value(k, v, where=f"{what} {path}") for k, v in data.items()}
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return '"none"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, float) and not math.isfinite(value):  # pragma: no cover - validated
+        raise ValueError(f"{value} has no TOML form")
+    return repr(value)
+
+
+def to_toml(config: RunConfig) -> str:
+    """``config`` as a flat TOML document, one key per line, grouped by flag group."""
+    lines = ["# Settings of this run; `--config` reads this format, flags override it."]
+    group = None
+    for name, f in FIELDS.items():
+        if f.metadata["group"] != group:
+            group = f.metadata["group"]
+            lines.append(f"\n# {group}")
+        lines.append(f"{name} = {_toml_value(getattr(config, name))}")
+    return "\n".join(lines) + "\n"
+
+
+def from_settings(settings: dict[str, Any], base: RunConfig | None = None) -> RunConfig:
+    """``base`` (default: the defaults) with ``settings`` applied."""
+    return (base or RunConfig()).replace(**settings)
+
+
+def resolve(config: RunConfig) -> RunConfig:
+    """Fill in what the defaults leave open: ``Ly``, the preset's model sizes and the
+    schedule's horizon, so that the stored settings do not depend on future defaults."""
+    from netket_factored_vit._src.models.presets import PRESETS
+
+    if config.preset not in PRESETS:
+        raise UsageError(f"--preset {config.preset!r} is unknown; allowed: {', '.join(PRESETS)}")
+    preset = PRESETS[config.preset]
+    changes = {
+        name: preset[name]
+        for name in ("d_model", "num_heads", "num_layers", "patch_size")
+        if getattr(config, name) is None
+    }
+    if config.Ly is None:
+        changes["Ly"] = config.L
+    if config.schedule_steps is None:
+        changes["schedule_steps"] = config.n_iter
+    return config.replace(**changes)
+
+
+def trajectory_changes(stored: RunConfig, new: RunConfig) -> list[tuple[str, Any, Any]]:
+    """``(field, stored value, new value)`` for each trajectory field that differs."""
+    return [
+        (name, getattr(stored, name), getattr(new, name))
+        for name in TRAJECTORY_FIELDS
+        if getattr(stored, name) != getattr(new, name)
+    ]

@@ -1,0 +1,301 @@
+"""``nfv run``: train one ViT with SR / minSR; resumable, never overwriting a run."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from netket_factored_vit._src.cli import build
+from netket_factored_vit._src.cli.config import (
+    FIELDS,
+    QUERY_KEY_ATTENTIONS,
+    RunConfig,
+    base_type,
+    flag_name,
+    from_settings,
+    is_optional,
+    read_toml,
+    resolve,
+    to_toml,
+    trajectory_changes,
+)
+from netket_factored_vit._src.cli.errors import UsageError
+from netket_factored_vit._src.cli.memory import check_step_memory, format_size
+from netket_factored_vit._src.cli.output import (
+    CONFIG_FILE,
+    LOG_PREFIX,
+    SUMMARY_FILE,
+    check_out_folder,
+    move_aside,
+    write_json,
+    write_text,
+)
+from netket_factored_vit._src.cli.ranks import Ranks
+
+GROUPS = ("system", "model", "optimisation", "output")
+
+
+def _flag_type(name: str):
+    """The argparse ``type`` of field ``name``; optional fields also take ``none``."""
+    kind, optional = base_type(name), is_optional(name)
+
+    def parse(text: str):
+        if optional and text.lower() == "none":
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            allowed = f"invalid {kind.__name__} value: {text!r}"
+            raise argparse.ArgumentTypeError(allowed + (" (or none)" if optional else "")) from None
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, *, exclude: tuple[str, ...] = ()) -> None:
+    """One flag per :class:`RunConfig` field; unset flags leave no attribute (so that the
+    TOML file and the stored settings of a resumed run are not overridden)."""
+    groups = {g: parser.add_argument_group(g) for g in GROUPS}
+    for name, f in FIELDS.items():
+        if name in exclude:
+            continue
+        meta = f.metadata
+        default = "none" if f.default is None else f.default
+        help_text = meta["help"]
+        if "default:" not in help_text:
+            help_text += f" (default: {default})"
+        kwargs = {"dest": name, "default": argparse.SUPPRESS, "help": help_text}
+        if isinstance(f.default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif meta["choices"] is not None:
+            kwargs["choices"] = meta["choices"]
+        else:
+            kwargs["type"] = _flag_type(name)
+            kwargs["metavar"] = base_type(name).__name__.upper()
+        groups[meta["group"]].add_argument(flag_name(name), **kwargs)
+
+
+def add_folder_flags(parser: argparse.ArgumentParser, *, default_out: str, what: str) -> None:
+    """``--out``, ``--config``, ``--resume``, ``--force``, ``--no-progress``."""
+    g = parser.add_argument_group("output folder")
+    g.add_argument(
+        "--out", default=default_out, help=f"folder of the {what} (default: %(default)s)"
+    )
+    g.add_argument(
+        "--config", default=None, metavar="FILE.toml", help="settings file; flags override it"
+    )
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue the {what} in --out (its settings are kept)",
+    )
+    g.add_argument(
+        "--force",
+        action="store_true",
+        help=f"without --resume: move an existing {what} in --out aside to <out>.old-<time> "
+        "(never deleted); with --resume: accept settings that change the trajectory",
+    )
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def given_settings(args: argparse.Namespace) -> dict:
+    """The settings given as flags."""
+    return {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
+
+
+def resolve_run_config(
+    out: Path,
+    *,
+    mode: str,
+    file_settings: dict,
+    flag_settings: dict,
+    force: bool,
+    ranks: int,
+) -> tuple[RunConfig, list]:
+    """The settings of the run in ``out``: defaults (or, on resume, the stored settings)
+    < file < flags. Returns them and the trajectory changes accepted by ``force``."""
+    from netket_factored_vit._src.cli.validation import check_config
+
+    stored = None
+    if mode == "resume" and (out / CONFIG_FILE).exists():
+        stored = from_settings(read_toml(out / CONFIG_FILE, what="the stored settings"))
+    config = resolve(from_settings({**file_settings, **flag_settings}, base=stored))
+    check_config(config, ranks=ranks)
+    changes = [] if stored is None else trajectory_changes(stored, config)
+    if changes and not force:
+        listed = "; ".join(
+            f"{name}: the run has {old!r}, now {new!r}" for name, old, new in changes
+        )
+        raise UsageError(
+            f"--resume would change the trajectory of the run in {out}: {listed}; "
+            "drop these settings, or add --force to continue with them"
+        )
+    return config, changes
+
+
+def prepare_folder(out: Path, config: RunConfig, *, mode: str, ranks: Ranks, say) -> None:
+    """Move an old run aside (``--force``), create ``out``, write the settings (rank 0)."""
+    ranks.barrier()  # every rank has read the folder before rank 0 changes it
+    if ranks.is_root:
+        if mode == "move-aside":
+            say(f"moved the previous run aside to {move_aside(out)}")
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / CONFIG_FILE, to_toml(config))
+    ranks.barrier()
+
+
+def check_memory(config: RunConfig, ranks: int) -> int:
+    """Refuse a step larger than the available memory (before building anything but the
+    model's description); return the estimate in bytes."""
+    vit = build.build_vit(config)
+    use_ntk = {"auto": None, "yes": True, "no": False}[config.use_ntk]
+    return check_step_memory(vit.num_parameters, config.n_samples, ranks=ranks, use_ntk=use_ntk)
+
+
+def execute(
+    config: RunConfig, out: Path, *, resume: bool, show_progress: bool, ranks: Ranks, say
+) -> dict:
+    """Train as ``config`` says into ``out``; return the summary (also written there)."""
+    import netket as nk
+
+    from netket_factored_vit._src.cli.figures import draw_run_figures
+    from netket_factored_vit._src.cli.recording import InputDependenceRecorder, analysis_available
+
+    try:
+        system = build.build_system(config)
+        vit = build.build_vit(config)
+        model = build.wrap_symmetrized(config, vit)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    vstate = build.build_state(config, system, model, ranks=ranks.size)
+    try:
+        driver = build.build_driver(config, system, vstate, out, resume=resume)
+    except (ValueError, OSError) as err:
+        raise UsageError(f"cannot continue the run in {out}: {err}") from None
+    start = driver.step_count
+    say(
+        f"{system.name}: {vit.num_parameters:,} parameters ({config.attention} attention"
+        f"{'' if config.symmetrize == 'none' else ', ' + config.symmetrize}"
+        f"{', spin flip' if config.spin_flip else ''}), {config.n_samples} samples on "
+        f"{ranks.size} rank(s), {'minSR' if driver.use_ntk else 'SR'}, starting at step {start}",
+        flush=True,
+    )
+    callback = None
+    if (
+        config.attention in QUERY_KEY_ATTENTIONS
+        and config.input_dependence_every > 0
+        and analysis_available("input_dependence")
+    ):
+        callback = InputDependenceRecorder(
+            model,
+            every=config.input_dependence_every,
+            n_samples=config.input_dependence_samples,
+            is_root=ranks.is_root,
+        )
+    remaining = config.n_iter - start
+    seconds = 0.0
+    if remaining > 0:
+        log = ()
+        if ranks.is_root:
+            log = nk.logging.JsonLog(
+                str(out / LOG_PREFIX), mode="append" if start > 0 else "write", save_params=False
+            )
+        t0 = time.perf_counter()
+        try:
+            driver.run(remaining, out=log, show_progress=show_progress, callback=callback)
+        except KeyboardInterrupt:
+            say(f"\ninterrupted at step {driver.step_count}; continue with --resume --out {out}")
+            raise SystemExit(130) from None
+        seconds = time.perf_counter() - t0
+    else:
+        say(
+            f"the run is at step {start}, --n-iter is {config.n_iter}: nothing to run "
+            "(a larger --n-iter extends it)"
+        )
+    summary = _summary(
+        config, system, vit, driver, out, seconds=seconds, steps_run=max(remaining, 0)
+    )
+    if ranks.is_root:
+        write_json(out / SUMMARY_FILE, summary)
+        draw_run_figures(out, say=say)
+    for key in (
+        "steps",
+        "energy_per_site",
+        "energy_per_site_error",
+        "relative_error",
+        "v_score",
+        "seconds_per_step",
+    ):
+        if key in summary:
+            say(f"  {key:24s} {summary[key]}")
+    return summary
+
+
+def _summary(config, system, vit, driver, out: Path, *, seconds: float, steps_run: int) -> dict:
+    import json
+
+    import netket_factored_vit as nfv
+
+    energy = driver.estimate(system.hamiltonian)  # over the samples of all ranks
+    mean = float(energy.mean.real)
+    n = system.n_sites
+    previous = 0.0
+    if (out / SUMMARY_FILE).exists():
+        try:
+            previous = float(json.loads((out / SUMMARY_FILE).read_text()).get("seconds_total", 0))
+        except (ValueError, TypeError):
+            previous = 0.0
+    summary = {
+        "system": system.name,
+        "attention": config.attention,
+        "symmetrize": config.symmetrize,
+        "spin_flip": config.spin_flip,
+        "parameters": vit.num_parameters,
+        "steps": driver.step_count,
+        "n_samples": config.n_samples,
+        "energy_per_site": mean / n,
+        "energy_per_site_error": float(energy.error_of_mean) / n,
+        "energy_variance": float(energy.variance),
+        "v_score": n * float(energy.variance) / mean**2,
+        "seconds": seconds,
+        "seconds_per_step": seconds / steps_run if steps_run else None,
+        "seconds_total": previous + seconds,
+    }
+    reference = nfv.systems.best_known_energy(system)
+    if reference is not None:
+        summary["reference_energy_per_site"] = reference
+        summary["relative_error"] = abs(mean / n - reference) / abs(reference)
+    return summary
+
+
+def run_command(args: argparse.Namespace, say) -> int:
+    """``nfv run``."""
+    ranks = Ranks.world()
+    out = Path(args.out)
+    mode = check_out_folder(out, resume=args.resume, force=args.force)
+    file_settings = read_toml(args.config) if args.config else {}
+    config, changes = resolve_run_config(
+        out,
+        mode=mode,
+        file_settings=file_settings,
+        flag_settings=given_settings(args),
+        force=args.force,
+        ranks=ranks.size,
+    )
+    need = check_memory(config, ranks.size)
+    if args.resume and mode == "fresh":
+        say(f"{out} holds no run yet: starting a new one")
+    for name, old, new in changes:
+        say(f"--force: {name} changes from {old!r} to {new!r}")
+    prepare_folder(out, config, mode=mode, ranks=ranks, say=say)
+    say(f"settings in {out / CONFIG_FILE}; one step needs at least {format_size(need)}")
+    execute(
+        config,
+        out,
+        resume=mode == "resume",
+        show_progress=not args.no_progress,
+        ranks=ranks,
+        say=say,
+    )
+    return 0

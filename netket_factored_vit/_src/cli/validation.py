@@ -1,0 +1,111 @@
+"""Checks of a resolved :class:`RunConfig`, before anything expensive is built."""
+
+from __future__ import annotations
+
+import math
+
+from netket_factored_vit._src.cli.config import RunConfig, flag_name
+from netket_factored_vit._src.cli.errors import UsageError
+
+
+def _positive_int(config: RunConfig, name: str) -> None:
+    value = getattr(config, name)
+    if value is not None and value <= 0:
+        raise UsageError(f"{flag_name(name)} must be a positive integer, got {value}")
+
+
+def _positive_float(config: RunConfig, name: str) -> None:
+    value = getattr(config, name)
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{flag_name(name)} must be a positive finite number, got {value}")
+
+
+def check_config(config: RunConfig, *, ranks: int = 1) -> None:
+    """Raise a :class:`UsageError` naming the first bad value of a resolved ``config``
+    and what is allowed."""
+    for name in (
+        "n_iter",
+        "schedule_steps",
+        "n_samples",
+        "n_chains",
+        "checkpoint_every",
+        "chunk_size",
+        "input_dependence_samples",
+        "d_model",
+        "num_heads",
+        "num_layers",
+        "patch_size",
+    ):
+        _positive_int(config, name)
+    if config.input_dependence_every < 0:
+        raise UsageError(
+            f"--input-dependence-every must be 0 (never) or a positive integer, "
+            f"got {config.input_dependence_every}"
+        )
+    for name in ("lr", "diag_shift", "diag_shift_final"):
+        _positive_float(config, name)
+    if not (math.isfinite(config.momentum) and 0 <= config.momentum < 1):
+        raise UsageError(f"--momentum must be in [0, 1), got {config.momentum}")
+    for name in ("J1", "J2", "J", "J_prime"):
+        if not math.isfinite(getattr(config, name)):
+            raise UsageError(
+                f"{flag_name(name)} must be a finite number, got {getattr(config, name)}"
+            )
+    _check_lattice(config)
+    _check_model(config)
+    if config.n_samples % (ranks * config.n_chains):
+        raise UsageError(
+            f"--n-samples ({config.n_samples}) must be a multiple of the {ranks} rank(s) times "
+            f"--n-chains ({config.n_chains}), e.g. {ranks * config.n_chains * 32}"
+        )
+
+
+def _check_lattice(config: RunConfig) -> None:
+    lx, ly = config.lattice_shape
+    minimum = 4 if config.system == "shastry_sutherland" else 3
+    for flag, side in (("--L", lx), ("--Ly", ly)):
+        if side < minimum:
+            raise UsageError(
+                f"{flag} must be an integer >= {minimum} for {config.system}, got {side}"
+            )
+        if config.system == "shastry_sutherland" and side % 2:
+            raise UsageError(
+                f"{flag} must be even for shastry_sutherland (every site belongs to one dimer), "
+                f"got {side}"
+            )
+    n_sites = lx * ly
+    sz = config.total_sz
+    if sz is not None:
+        if not math.isfinite(sz):
+            raise UsageError(f"--total-sz must be a finite number or 'none', got {sz}")
+        if n_sites % 2 and float(sz).is_integer():
+            raise UsageError(
+                f"the {lx}x{ly} lattice has {n_sites} sites, an odd number, so --total-sz {sz:g} "
+                "is not a sector of it: use an even --L (and --Ly), or --total-sz 0.5, or "
+                "--total-sz none"
+            )
+        if (round(2 * sz) != 2 * sz) or (round(2 * sz) - n_sites) % 2 or abs(sz) > n_sites / 2:
+            raise UsageError(
+                f"--total-sz {sz:g} is not a magnetisation sector of {n_sites} spins 1/2: "
+                f"allowed are -{n_sites / 2:g}, -{n_sites / 2:g}+1, ..., {n_sites / 2:g}, or none"
+            )
+    if config.spin_flip and sz not in (None, 0.0):
+        raise UsageError(
+            f"--spin-flip maps the sector --total-sz {sz:g} onto {-sz:g}; use it with "
+            "--total-sz 0 or none"
+        )
+
+
+def _check_model(config: RunConfig) -> None:
+    lx, ly = config.lattice_shape
+    b = config.patch_size
+    if lx % b or ly % b:
+        raise UsageError(
+            f"the {lx}x{ly} lattice has sides that are not multiples of --patch-size {b}; "
+            "choose a patch size dividing both sides"
+        )
+    if config.d_model % config.num_heads:
+        raise UsageError(
+            f"--d-model {config.d_model} is not divisible by --num-heads {config.num_heads}; "
+            "choose heads that divide the width"
+        )

@@ -1,0 +1,111 @@
+"""Bad values and refused requests: one line naming the value, exit status 2, nothing built."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netket_factored_vit._src.cli import main
+from netket_factored_vit._src.cli.memory import parse_size, step_memory
+
+REPO = Path(__file__).parents[2]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        pytest.param(["--n-iter", "0"], "--n-iter must be a positive integer, got 0", id="n-iter"),
+        pytest.param(["--lr", "nan"], "--lr must be a positive finite number, got nan", id="lr"),
+        pytest.param(["--diag-shift", "-1"], "--diag-shift must be a positive", id="shift"),
+        pytest.param(["--momentum", "1.0"], "--momentum must be in [0, 1), got 1.0", id="mom"),
+        pytest.param(["--n-samples", "100", "--n-chains", "16"], "multiple of", id="chains"),
+        pytest.param(
+            ["--num-heads", "0"], "--num-heads must be a positive integer, got 0", id="h0"
+        ),
+        pytest.param(["--num-layers", "0"], "--num-layers must be a positive integer", id="l0"),
+        pytest.param(["--d-model", "10", "--num-heads", "4"], "not divisible by", id="heads"),
+        pytest.param(["--L", "5"], "the 5x5 lattice has 25 sites, an odd number", id="odd-L"),
+        pytest.param(["--total-sz", "0.5"], "--total-sz 0.5 is not a magnetisation", id="sz"),
+        pytest.param(["--spin-flip", "--total-sz", "1"], "--spin-flip maps the sector", id="flip"),
+        pytest.param(
+            ["--L", "6", "--patch-size", "4"], "not multiples of --patch-size 4", id="pat"
+        ),
+        pytest.param(["--attention", "softmax"], "invalid choice: 'softmax'", id="attention"),
+        pytest.param(["--preset", "huge"], "--preset 'huge' is unknown", id="preset"),
+        pytest.param(["--n-iter", "ten"], "invalid int value: 'ten'", id="int"),
+        pytest.param(["--config", "absent.toml"], "absent.toml: no such file", id="config"),
+    ],
+)
+def test_bad_input_is_refused(args, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("nfv") and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for out in (tmp_path / "file", tmp_path / "file" / "run"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--out", str(out)])
+        assert exit_info.value.code == 2
+        assert "is a file" in capsys.readouterr().err
+
+
+def test_unknown_toml_key_is_refused(tmp_path, capsys):
+    settings = tmp_path / "settings.toml"
+    settings.write_text("n_iter = 3\nwidth = 8\n")
+    with pytest.raises(SystemExit):
+        main(["--config", str(settings), "--out", str(tmp_path / "run")])
+    assert "unknown key(s) 'width'" in capsys.readouterr().err
+
+
+def test_a_step_too_large_for_memory_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NFV_AVAILABLE_MEMORY", "1G")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--n-samples", "16384", "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    # SR (6,208 parameters < 2M rows): 8 * (32768 * 6208 + 2 * 6208^2) bytes = 2.1 GiB
+    assert "one SR step with 6,208 parameters needs at least 2.1 GiB per rank" in err
+    assert "but 1.0 GiB is available" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_memory_estimate_follows_the_formula():
+    assert step_memory(6208, 512) == (8 * (1024 * 6208 + 2 * 1024**2), True)
+    assert step_memory(100, 512) == (8 * (1024 * 100 + 2 * 100**2), False)
+    two_ranks, _ = step_memory(6208, 512, ranks=2)
+    assert two_ranks == 8 * (2 * 512 * 6208 + 2 * 1024**2)
+    assert parse_size("1.5G") == 3 * 2**29 and parse_size("2048") == 2048
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        pytest.param(["--num-heads", "0"], "--num-heads must be a positive integer", id="heads"),
+        pytest.param(["analyze", "nowhere"], "nowhere holds no run", id="analyze"),
+        pytest.param(["compare", "--attentions", "t5,qk"], "'qk'", id="compare"),
+    ],
+)
+def test_no_traceback_from_the_command_line(tmp_path, args, message):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    env.update(JAX_PLATFORMS="cpu")
+    proc = subprocess.run(
+        [sys.executable, "-m", "netket_factored_vit", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("nfv") and message in proc.stderr

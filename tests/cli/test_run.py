@@ -1,0 +1,111 @@
+"""``nfv run``: what a run writes, how it resumes and extends, and that nothing is lost."""
+
+import json
+
+import numpy as np
+import optax
+import pytest
+
+from netket_factored_vit._src.cli import main
+
+
+def _log(out):
+    return json.loads((out / "log.log").read_text())
+
+
+@pytest.fixture(scope="module")
+def t5_run(tmp_path_factory, tiny):
+    """A 3-step T5 run with a checkpoint every step, the input dependence every 2 steps."""
+    out = tmp_path_factory.mktemp("run") / "t5"
+    args = [*tiny, "--attention", "t5", "--n-iter", "3", "--checkpoint-every", "1"]
+    assert main([*args, "--input-dependence-every", "2", "--out", str(out)]) == 0
+    return out
+
+
+def test_a_run_writes_settings_log_checkpoint_summary_and_figures(t5_run):
+    for name in ("config.toml", "log.log", "checkpoint", "summary.json"):
+        assert (t5_run / name).exists(), name
+    for name in ("energy.png", "input_dependence.png"):
+        assert (t5_run / name).stat().st_size > 1000, name
+    summary = json.loads((t5_run / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["parameters"] == 1112
+    assert summary["relative_error"] > 0 and summary["v_score"] > 0
+    assert summary["reference_energy_per_site"] == pytest.approx(-0.52862021, abs=1e-7)
+    log = _log(t5_run)
+    assert log["energy_per_site"]["iters"] == [0, 1, 2]
+    recorded = log["input_dependence"]
+    assert recorded["iters"] == [0, 2]
+    values = np.asarray(recorded["value"])
+    assert values.shape == (2, 1, 2) and np.all(values > 0)  # query-key: input dependent
+
+
+def test_a_folder_holding_a_run_is_refused(t5_run, tiny, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*tiny, "--out", str(t5_run)])
+    assert exit_info.value.code == 2
+    assert f"--out {t5_run} already holds a run; add --resume" in capsys.readouterr().err
+
+
+def test_resume_refuses_trajectory_changes_naming_both_values(t5_run, capsys):
+    args = ["--resume", "--out", str(t5_run), "--lr", "0.1", "--symmetrize", "point-group"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "lr: the run has 0.05, now 0.1" in err
+    assert "symmetrize: the run has 'none', now 'point-group'" in err
+
+
+def test_plot_redraws_the_figures_of_a_run(t5_run):
+    (t5_run / "energy.png").unlink()
+    assert main(["plot", str(t5_run)]) == 0
+    assert (t5_run / "energy.png").stat().st_size > 1000
+
+
+def test_analyze_writes_measures_and_heat_maps(t5_run):
+    assert main(["analyze", str(t5_run), "--n-samples", "64", "--n-states", "2"]) == 0
+    analysis = json.loads((t5_run / "analysis.json").read_text())
+    assert analysis["step"] == 3 and analysis["n_samples"] == 64
+    assert np.asarray(analysis["input_dependence"]).shape == (1, 2)
+    assert np.all(np.asarray(analysis["input_dependence"]) > 0)
+    assert np.asarray(analysis["positional_profile"]).shape == (1, 2, 2, 2)
+    assert len(analysis["exact"]["overlaps"]) == 2  # 4x4: small enough for Lanczos
+    assert (t5_run / "attention_profile.png").stat().st_size > 1000
+
+
+def test_resume_extends_a_run_with_the_schedule_of_the_first(tmp_path, tiny, capsys):
+    out = tmp_path / "run"
+    assert main([*tiny, "--n-iter", "2", "--checkpoint-every", "1", "--out", str(out)]) == 0
+    # the stored settings are kept: no model flags are needed to continue
+    assert main(["--resume", "--n-iter", "4", "--no-progress", "--out", str(out)]) == 0
+    assert "starting at step 2" in capsys.readouterr().out
+    assert json.loads((out / "summary.json").read_text())["steps"] == 4
+    log = _log(out)
+    assert log["diag_shift"]["iters"] == [0, 1, 2, 3]  # every step once
+    # the cosine horizon stays at the first run's 2 steps: held at its final value after
+    first = optax.cosine_decay_schedule(1e-2, 2, alpha=0.1)
+    expected = [float(first(s)) for s in range(4)]
+    np.testing.assert_allclose(log["diag_shift"]["value"], expected, rtol=1e-12)
+    assert "schedule_steps = 2" in (out / "config.toml").read_text()
+
+
+def test_force_moves_the_old_run_aside(tmp_path, tiny, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "summary.json").write_text('{"steps": 7}')
+    assert main([*tiny, "--n-iter", "1", "--force", "--out", str(out)]) == 0
+    (aside,) = tmp_path.glob("run.old-*")
+    assert json.loads((aside / "summary.json").read_text()) == {"steps": 7}
+    assert json.loads((out / "summary.json").read_text())["steps"] == 1
+    assert f"moved the previous run aside to {aside}" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_settings_file_is_overridden_by_flags(tmp_path, tiny):
+    settings = tmp_path / "settings.toml"
+    settings.write_text('n_iter = 1\nseed = 7\nsymmetrize = "point-group"\nlr = 0.02\n')
+    out = tmp_path / "run"
+    assert main([*tiny, "--config", str(settings), "--lr", "0.03", "--out", str(out)]) == 0
+    stored = (out / "config.toml").read_text()
+    assert "seed = 7" in stored and "lr = 0.03" in stored and 'symmetrize = "point-group"' in stored
+    assert json.loads((out / "summary.json").read_text())["symmetrize"] == "point-group"
