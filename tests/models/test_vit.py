@@ -25,7 +25,7 @@ def _count(variables):
 
 
 def _formula(d, h, n_layers, n, attention, *, general=False):
-    """The closed formula of the design note, written out independently of the code."""
+    """The closed parameter-count formula, written out independently of the code."""
     table = h * n * n if general else h * n
     block = 10 * d**2 + 11 * d + table
     if attention != "factored":
