@@ -6,6 +6,7 @@ See ``docs/analysis.md`` for a user guide.
 from netket_factored_vit._src.analysis.exact import (
     exact_diagnostics as exact_diagnostics,
     is_exact_feasible as is_exact_feasible,
+    variational_energy as variational_energy,
 )
 from netket_factored_vit._src.analysis.input_dependence import (
     content_position_split as content_position_split,

@@ -73,6 +73,13 @@ def test_energy_equals_netket_full_sum(j1j2_diagnostics):
     assert len(result["overlaps"]) == 4 and 0 < sum(result["overlaps"]) <= 1
 
 
+def test_variational_energy_equals_the_full_sum(j1j2_diagnostics):
+    system, model, params, result = j1j2_diagnostics
+    energy = nfv.analysis.variational_energy(system, model, {"params": params})
+    assert energy["energy_per_site"] == pytest.approx(result["energy_per_site"], rel=1e-12)
+    assert energy["energy_variance"] == pytest.approx(result["energy_variance"], rel=1e-10)
+
+
 def test_symmetries_against_transformed_configurations(j1j2_diagnostics):
     system, model, params, result = j1j2_diagnostics
     states = np.asarray(system.hilbert.all_states())

@@ -31,6 +31,11 @@ def test_a_run_writes_settings_log_checkpoint_summary_and_figures(t5_run):
     assert summary["steps"] == 3 and summary["parameters"] == 1112
     assert summary["relative_error"] > 0 and summary["v_score"] > 0
     assert summary["reference_energy_per_site"] == pytest.approx(-0.52862021, abs=1e-7)
+    # 4x4: the trained state's exact energy, above the ground state and near the estimate
+    exact = summary["exact_energy_per_site"]
+    assert exact > -0.52862021
+    assert summary["exact_relative_error"] == pytest.approx((exact + 0.52862021) / 0.52862021)
+    assert abs(exact - summary["energy_per_site"]) < 10 * summary["energy_per_site_error"] + 1e-3
     log = _log(t5_run)
     assert log["energy_per_site"]["iters"] == [0, 1, 2]
     recorded = log["input_dependence"]

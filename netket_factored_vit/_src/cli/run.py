@@ -32,8 +32,12 @@ from netket_factored_vit._src.cli.output import (
     write_text,
 )
 from netket_factored_vit._src.cli.ranks import Ranks
+from netket_factored_vit._src.systems.references import hilbert_dimension
 
 GROUPS = ("system", "model", "optimisation", "output")
+EXACT_SUMMARY_STATES = 2**17
+"""Up to this many basis states the summary adds the exact energy of the trained state (a
+sum over the Hilbert space: 12,870 states on 4x4 with Sz = 0)."""
 
 
 def _flag_type(name: str):
@@ -224,6 +228,7 @@ def execute(
         "energy_per_site",
         "energy_per_site_error",
         "relative_error",
+        "exact_relative_error",
         "v_score",
         "seconds_per_step",
     ):
@@ -266,6 +271,14 @@ def _summary(config, system, vit, driver, out: Path, *, seconds: float, steps_ru
     if reference is not None:
         summary["reference_energy_per_site"] = reference
         summary["relative_error"] = abs(mean / n - reference) / abs(reference)
+    if hilbert_dimension(system) <= EXACT_SUMMARY_STATES:
+        # small lattices: the energy of the trained state without Monte Carlo noise
+        exact = nfv.analysis.variational_energy(system, driver.state.model, driver.state.variables)
+        summary["exact_energy_per_site"] = exact["energy_per_site"]
+        if reference is not None:
+            summary["exact_relative_error"] = abs(exact["energy_per_site"] - reference) / abs(
+                reference
+            )
     return summary
 
 
