@@ -12,6 +12,7 @@ from netket_factored_vit._src.models.attention import (
     displacement_index as displacement_index,
 )
 from netket_factored_vit._src.models.presets import (
+    INITIALIZATIONS as INITIALIZATIONS,
     PRESETS as PRESETS,
     preset_names as preset_names,
     vit_preset as vit_preset,

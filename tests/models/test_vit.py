@@ -200,3 +200,19 @@ def test_vit_initializers_reach_the_attention_layers():
     )["params"]
     assert np.all(params["block_1"]["attention"]["positional_table"] == 0)
     assert np.any(params["block_1"]["attention"]["value"]["kernel"] != 0)
+
+
+@pytest.mark.parametrize("name", ["xavier", "lecun"])
+def test_named_initializations_set_the_vit_initializers(name):
+    x = jnp.ones((1, 16))
+    fields = nfv.models.INITIALIZATIONS[name]
+    expected = ViT(lattice_shape=(4, 4), d_model=16, num_heads=2, num_layers=2, **fields)
+    built = nfv.models.vit_preset("small", initialization=name)
+    a = built.init(jax.random.key(3), x)
+    b = expected.init(jax.random.key(3), x)
+    assert jax.tree.all(jax.tree.map(lambda u, v: bool(np.array_equal(u, v)), a, b))
+
+
+def test_unknown_initialization_lists_names():
+    with pytest.raises(ValueError, match="xavier"):
+        nfv.models.vit_preset("small", initialization="orthogonal")

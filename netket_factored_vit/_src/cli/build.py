@@ -32,6 +32,7 @@ def build_vit(config: RunConfig):
         num_heads=config.num_heads,
         num_layers=config.num_layers,
         patch_size=config.patch_size,
+        initialization=config.initialization,
     )
 
 

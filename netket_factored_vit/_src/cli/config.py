@@ -25,6 +25,8 @@ SYSTEMS = ("j1j2", "shastry_sutherland")
 SYMMETRIZATIONS = ("none", "point-group", "point-group+patch")
 """Projections of the model: none, the point group, or the point group and the shifts
 inside a patch (with the ViT's invariance under whole-patch shifts, every translation)."""
+INITIALIZATIONS = ("lecun", "xavier")
+"""Named initialisations of the ViT (``nfv.models.INITIALIZATIONS``)."""
 NTK_CHOICES = ("auto", "yes", "no")
 """``--use-ntk``: minSR (sample space) when ``yes``, SR when ``no``, the smaller when ``auto``."""
 
@@ -66,6 +68,13 @@ class RunConfig:
         choices=SYMMETRIZATIONS,
     )
     spin_flip: bool = setting(False, "model", "also project onto the even spin-flip sector")
+    initialization: str = setting(
+        "lecun",
+        "model",
+        "initializers of the dense kernels and the positional table "
+        "(see nfv.models.INITIALIZATIONS)",
+        choices=INITIALIZATIONS,
+    )
     # optimisation
     n_iter: int = setting(30, "optimisation", "total optimisation steps", trajectory=False)
     schedule_steps: int | None = setting(

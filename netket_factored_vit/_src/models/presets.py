@@ -10,6 +10,8 @@ small             4 x 4     16   2    2       2      6,208 (quick runs on a lapt
 
 from types import MappingProxyType
 
+from flax import linen as nn
+
 from netket_factored_vit._src.models.vit import ViT
 
 PRESETS = MappingProxyType(
@@ -37,20 +39,44 @@ PRESETS = MappingProxyType(
 """Fields of each named preset (read-only)."""
 
 
+INITIALIZATIONS = MappingProxyType(
+    {
+        # the initialisation of the authors' public ViT: every dense kernel and the
+        # positional table drawn from xavier_uniform, biases zero
+        "xavier": MappingProxyType(
+            {
+                "kernel_init": nn.initializers.xavier_uniform(),
+                "positional_init": nn.initializers.xavier_uniform(),
+            }
+        ),
+        "lecun": MappingProxyType(
+            {
+                "kernel_init": nn.initializers.lecun_normal(),
+                "positional_init": nn.initializers.normal(stddev=0.1),
+            }
+        ),
+    }
+)
+"""Named initialisations: the ViT fields (initializers) each one sets (read-only)."""
+
+
 def preset_names() -> tuple[str, ...]:
     """Names of the available presets."""
     return tuple(PRESETS)
 
 
-def vit_preset(name: str, **overrides) -> ViT:
+def vit_preset(name: str, *, initialization: str | None = None, **overrides) -> ViT:
     """Build a :class:`~netket_factored_vit.models.ViT` from a named preset.
 
     Args:
         name: one of :func:`preset_names`: ``"published_10x10"`` (d = 72, h = 12, 8 layers,
             patch 2 on 10x10: 434,760 parameters with factored attention) or ``"small"``
             (d = 16, h = 2, 2 layers, patch 2 on 4x4: 6,208 parameters).
+        initialization: a name of :data:`INITIALIZATIONS` (``"xavier"`` or ``"lecun"``)
+            setting the initializers of the dense kernels and of the positional table;
+            ``None`` keeps the ViT's defaults.
         overrides: ViT fields replacing the preset's, e.g. ``lattice_shape=(6, 6)`` or
-            ``attention="t5"``.
+            ``attention="t5"``; ``None`` values are ignored.
 
     Example:
 
@@ -60,4 +86,12 @@ def vit_preset(name: str, **overrides) -> ViT:
     """
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; available presets are {list(PRESETS)}.")
-    return ViT(**{**PRESETS[name], **overrides})
+    inits = {}
+    if initialization is not None:
+        if initialization not in INITIALIZATIONS:
+            raise ValueError(
+                f"Unknown initialization {initialization!r}; available: {list(INITIALIZATIONS)}."
+            )
+        inits = INITIALIZATIONS[initialization]
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return ViT(**{**PRESETS[name], **inits, **given})
