@@ -1,5 +1,6 @@
 """Lattice systems of the study: J1-J2 and Shastry-Sutherland, in S.S units."""
 
+from netket_factored_vit._src.operator import HeisenbergBonds as HeisenbergBonds
 from netket_factored_vit._src.systems.hamiltonians import (
     j1j2 as j1j2,
     shastry_sutherland as shastry_sutherland,

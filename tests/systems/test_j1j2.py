@@ -124,3 +124,18 @@ def test_best_known_energy_picks_exact_then_published_then_none():
     assert nfv.systems.best_known_energy(nfv.systems.j1j2(6, 0.5)) == pytest.approx(-0.50380965)
     assert nfv.systems.best_known_energy(nfv.systems.j1j2(10, 0.0)) == pytest.approx(-0.671549)
     assert nfv.systems.best_known_energy(nfv.systems.j1j2(6, 0.3)) is None
+
+
+def test_hamiltonian_local_energies_equal_netket_heisenberg():
+    """system.hamiltonian is our bond operator: same local energies as NetKet's Heisenberg / 4."""
+    system = nfv.systems.j1j2(4, 0.5, marshall_sign=True)
+    assert isinstance(system.hamiltonian, nfv.systems.HeisenbergBonds)
+    pauli = nk.operator.Heisenberg(
+        system.hilbert, system.graph, J=[0.25, 0.125], sign_rule=[True, False]
+    )
+    model = nfv.models.ViT(lattice_shape=(4, 4), d_model=8, num_heads=2, num_layers=1)
+    sampler = nk.sampler.MetropolisExchange(system.hilbert, graph=system.graph, n_chains=8)
+    vstate = nk.vqs.MCState(sampler, model, n_samples=64, seed=0, sampler_seed=1)
+    ours = vstate.local_estimators(system.hamiltonian).data
+    theirs = vstate.local_estimators(pauli).data
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12 * np.abs(theirs).max())

@@ -1,3 +1,4 @@
+import netket as nk
 import numpy as np
 import pytest
 
@@ -68,3 +69,13 @@ def test_bonds_and_dimer_covering(Lx, Ly):
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         nfv.systems.shastry_sutherland(**kwargs)
+
+
+def test_hamiltonian_equals_netket_heisenberg_quarter():
+    system = nfv.systems.shastry_sutherland(4, 0.4, 0.9)
+    pauli = nk.operator.Heisenberg(
+        system.hilbert, system.graph, J=[0.4, 0.9], sign_rule=[False, False]
+    )
+    assert isinstance(system.hamiltonian, nfv.systems.HeisenbergBonds)
+    difference = system.hamiltonian.to_sparse() - pauli.to_sparse().copy() / 4
+    assert abs(difference).max() < 1e-14 and abs(system.hamiltonian.to_sparse()).max() > 0.1

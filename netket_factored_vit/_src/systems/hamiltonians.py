@@ -1,14 +1,18 @@
 r"""J1-J2 and Shastry-Sutherland Hamiltonians in :math:`\mathbf{S}\cdot\mathbf{S}` units.
 
-NetKet's ``nk.operator.Heisenberg`` is written with Pauli matrices,
-:math:`J\,\boldsymbol{\sigma}_i\cdot\boldsymbol{\sigma}_j = 4J\,\mathbf{S}_i\cdot\mathbf{S}_j`,
-so every coupling is divided by 4 here.
+The Hamiltonians are :class:`~netket_factored_vit._src.operator.HeisenbergBonds`:
+the same matrix as NetKet's ``nk.operator.Heisenberg`` with every coupling divided
+by 4 (NetKet writes
+:math:`J\,\boldsymbol{\sigma}_i\cdot\boldsymbol{\sigma}_j = 4J\,\mathbf{S}_i\cdot\mathbf{S}_j`
+with Pauli matrices), with local energies that evaluate the network only on the
+configurations a sample is connected to.
 """
 
 from __future__ import annotations
 
 import netket as nk
 
+from netket_factored_vit._src.operator import HeisenbergBonds
 from netket_factored_vit._src.systems.lattices import j1j2_graph, shastry_sutherland_graph
 from netket_factored_vit._src.systems.system import LatticeSystem
 from netket_factored_vit._src.systems.validation import check_coupling, check_side
@@ -64,8 +68,8 @@ def j1j2(
         )
     graph = j1j2_graph(Lx, Ly, pbc=pbc)
     hilbert = _hilbert(Lx * Ly, total_sz)
-    hamiltonian = nk.operator.Heisenberg(
-        hilbert, graph, J=[J1 / 4, J2 / 4], sign_rule=[bool(marshall_sign), False]
+    hamiltonian = HeisenbergBonds.from_graph(
+        hilbert, graph, [J1, J2], sign_rule=[bool(marshall_sign), False]
     )
     return LatticeSystem(
         kind="j1j2",
@@ -113,9 +117,7 @@ def shastry_sutherland(
     J_prime = check_coupling("J_prime", J_prime)
     graph = shastry_sutherland_graph(Lx, Ly)
     hilbert = _hilbert(Lx * Ly, total_sz)
-    hamiltonian = nk.operator.Heisenberg(
-        hilbert, graph, J=[J / 4, J_prime / 4], sign_rule=[False, False]
-    )
+    hamiltonian = HeisenbergBonds.from_graph(hilbert, graph, [J, J_prime])
     return LatticeSystem(
         kind="shastry_sutherland",
         lattice_shape=(Lx, Ly),

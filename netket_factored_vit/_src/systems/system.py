@@ -14,7 +14,8 @@ class LatticeSystem:
     The Hamiltonian is written in :math:`\\mathbf{S}_i\\cdot\\mathbf{S}_j` units
     (:math:`\\mathbf{S} = \\boldsymbol{\\sigma}/2`), as in the literature: energies
     of this package are 1/4 of those of ``nk.operator.Heisenberg`` with the same
-    couplings.
+    couplings. It is a :class:`~netket_factored_vit.systems.HeisenbergBonds`, whose
+    local energies skip the bonds with parallel spins.
     """
 
     kind: str
@@ -32,7 +33,7 @@ class LatticeSystem:
     graph: nk.graph.AbstractGraph = field(repr=False)
     """The lattice graph; edge colour ``c`` carries the ``c``-th coupling."""
     hamiltonian: nk.operator.DiscreteOperator = field(repr=False)
-    """The Hamiltonian in S.S units."""
+    """The Hamiltonian in S.S units (a ``HeisenbergBonds``)."""
 
     @property
     def n_sites(self) -> int:
