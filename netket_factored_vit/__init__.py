@@ -8,11 +8,16 @@
     model = nfv.models.ViT(lattice_shape=system.lattice_shape, ...)
 """
 
-# Under an MPI launcher each rank must pick its GPU before JAX starts its
-# backends, and importing NetKet starts them: bind first, import after.
+# Under an MPI launcher each rank must pick its GPU and its share of the CPU
+# cores before JAX starts its backends, and importing NetKet starts them: bind
+# first, import after.
 from netket_factored_vit._src.distributed.launch import bind_gpu_on_import as _bind_gpu_on_import
+from netket_factored_vit._src.distributed.threads import (
+    limit_threads_on_import as _limit_threads_on_import,
+)
 
 _bind_gpu_on_import()
+_limit_threads_on_import()
 
 from netket_factored_vit import (
     analysis as analysis,

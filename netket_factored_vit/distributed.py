@@ -25,3 +25,8 @@ from ._src.distributed.mpi import (
     rank_seed as rank_seed,
     size as size,
 )
+from ._src.distributed.threads import (
+    ThreadPlan as ThreadPlan,
+    limit_threads_on_import as limit_threads_on_import,
+    plan_threads as plan_threads,
+)

@@ -50,6 +50,7 @@ def centre_and_scale(
     mode: str,
     weights: jax.Array | None = None,
     collectives: Collectives = LOCAL,
+    chunk_size: int | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     r"""Centre and scale the local rows of the Jacobian and the local energies.
 
@@ -63,6 +64,9 @@ def centre_and_scale(
             (a full sum over the Hilbert space uses :math:`|\psi|^2`). ``None`` means
             equal weights, as for Monte Carlo samples.
         collectives: Cross-rank reductions.
+        chunk_size: When given, the rows are centred ``chunk_size`` at a time in a
+            loop that overwrites ``jacobian`` in place (under ``jax.jit``), so that
+            no second array of its size is needed; the values are the same.
 
     Returns:
         ``(X, f, mean_energy)``: the local rows of the stacked Jacobian, shape
@@ -86,8 +90,11 @@ def centre_and_scale(
         scale = jnp.sqrt(weights / total_weight)
 
     f = 2.0 * (local_energies - mean_energy) * scale
-    scale_rows = jnp.reshape(scale, (-1,) + (1,) * (jacobian.ndim - 1))
-    X = (jacobian - mean_jac) * scale_rows
+    scale_rows = jnp.broadcast_to(
+        jnp.reshape(scale, (-1,) + (1,) * (jacobian.ndim - 1)),
+        (n_local,) + (1,) * (jacobian.ndim - 1),
+    )
+    X = _centre_rows(jacobian, mean_jac, scale_rows, chunk_size)
 
     if mode == "complex":
         # Rows ordered (Re_1, Im_1, Re_2, Im_2, ...), as NetKet does, so that the
@@ -97,6 +104,27 @@ def centre_and_scale(
     else:
         f = jnp.real(f)
     return X, f, mean_energy
+
+
+def _centre_rows(jacobian, mean, scale_rows, chunk_size):
+    """``(jacobian - mean) * scale_rows``, in place chunk by chunk when ``chunk_size``
+    is smaller than the number of rows."""
+    n = jacobian.shape[0]
+    if chunk_size is None or chunk_size >= n:
+        return (jacobian - mean) * scale_rows
+    n_chunks = n // chunk_size
+
+    def centre_chunk(k, rows):
+        start = k * chunk_size
+        chunk = jax.lax.dynamic_slice_in_dim(rows, start, chunk_size)
+        scale = jax.lax.dynamic_slice_in_dim(scale_rows, start, chunk_size)
+        return jax.lax.dynamic_update_slice_in_dim(rows, (chunk - mean) * scale, start, 0)
+
+    rows = jax.lax.fori_loop(0, n_chunks, centre_chunk, jacobian)
+    done = n_chunks * chunk_size
+    if done < n:
+        rows = rows.at[done:].set((rows[done:] - mean) * scale_rows[done:])
+    return rows
 
 
 def energy_gradient(X: jax.Array, f: jax.Array, *, collectives: Collectives = LOCAL) -> jax.Array:
@@ -115,12 +143,19 @@ def cholesky_with_fallback(A: jax.Array, b: jax.Array, *, rcond: float = 1e-12):
     Returns:
         ``(x, info)`` with ``info["solver_fallback"]`` true when the fallback ran.
     """
-    c, lower = jsp.linalg.cho_factor(A, lower=False)
-    x_chol = jsp.linalg.cho_solve((c, lower), b)
+    return _cholesky_or_eigh(lambda: A, b, rcond=rcond)
+
+
+def _cholesky_or_eigh(build: Callable[[], jax.Array], b: jax.Array, *, rcond: float = 1e-12):
+    """:func:`cholesky_with_fallback` of the matrix ``build()``, which the fallback
+    builds again: the matrix then need not outlive its factorisation, which saves
+    one copy of it."""
+    factor = jsp.linalg.cho_factor(build(), lower=True)
+    x_chol = jsp.linalg.cho_solve(factor, b)
     ok = jnp.all(jnp.isfinite(x_chol))
 
     def _eigh_solve(_):
-        w, V = jnp.linalg.eigh(A)
+        w, V = jnp.linalg.eigh(build())
         cutoff = rcond * jnp.max(jnp.abs(w))
         w_inv = jnp.where(w > cutoff, 1.0 / jnp.where(w > cutoff, w, 1.0), 0.0)
         return V @ (w_inv * (V.T @ b))
@@ -137,27 +172,59 @@ def _solve(solver: LinearSolver, A: jax.Array, b: jax.Array):
     return out, {}
 
 
-def gram(A: jax.Array, *, block_rows: int = 256, max_blocks: int = 8) -> jax.Array:
-    r"""The symmetric matrix :math:`A A^T`, computing only its lower block triangle.
+def gram(
+    A: jax.Array, *, block_rows: int = 256, max_blocks: int = 8, panel_columns: int = 512
+) -> jax.Array:
+    r"""The symmetric matrix :math:`A A^T`, built in place block by block.
 
-    The rows of :math:`A` are split into :math:`b` blocks (about ``block_rows``
-    rows each, at most ``max_blocks``); the :math:`b (b + 1) / 2` products
-    :math:`A_i A_j^T, j \le i`, cost a fraction :math:`(b + 1) / 2b` of the full
-    product, and the upper triangle is their transpose.
+    The rows of :math:`A` are split into :math:`b` equal blocks (about
+    ``block_rows`` rows each, at most ``max_blocks``, :math:`b` dividing the
+    number of rows); only the :math:`b (b + 1) / 2` products
+    :math:`A_i A_j^T, j \le i`, are computed, a fraction :math:`(b + 1) / 2b` of
+    the multiply-adds of the full product, and each is also added, transposed,
+    at :math:`(j, i)`, so that the result is exactly symmetric. The products run
+    in a loop over block pairs and over panels of ``panel_columns`` columns, and
+    are added into one :math:`n \times n` buffer: besides :math:`A` and the result,
+    the memory is that of two blocks of one panel and of one product.
     """
-    n = A.shape[0]
+    n, p = A.shape
     n_blocks = max(1, min(max_blocks, n // block_rows))
-    if n_blocks == 1:
-        return A @ A.T
-    edges = [round(i * n / n_blocks) for i in range(n_blocks + 1)]
-    blocks = [A[edges[i] : edges[i + 1]] for i in range(n_blocks)]
-    T = [[None] * n_blocks for _ in range(n_blocks)]
-    for i in range(n_blocks):
-        for j in range(i + 1):
-            T[i][j] = blocks[i] @ blocks[j].T
-            if j != i:
-                T[j][i] = T[i][j].T
-    return jnp.block(T)
+    while n % n_blocks:
+        n_blocks -= 1
+    rows = n // n_blocks
+    pairs = [(i, j) for i in range(n_blocks) for j in range(i + 1)]
+    pair_i = jnp.asarray([i for i, _ in pairs])
+    pair_j = jnp.asarray([j for _, j in pairs])
+
+    def add_panel(T, panel_of, width):
+        def add_pair(q, T):
+            i, j = pair_i[q] * rows, pair_j[q] * rows
+            product = panel_of(i, width) @ panel_of(j, width).T
+            diagonal = i == j
+            upper = jnp.where(diagonal, 0.5 * (product + product.T), product)
+            T = jax.lax.dynamic_update_slice(
+                T, jax.lax.dynamic_slice(T, (i, j), (rows, rows)) + upper, (i, j)
+            )
+            lower = jnp.where(diagonal, 0.0, product.T)
+            return jax.lax.dynamic_update_slice(
+                T, jax.lax.dynamic_slice(T, (j, i), (rows, rows)) + lower, (j, i)
+            )
+
+        return jax.lax.fori_loop(0, len(pairs), add_pair, T)
+
+    width = max(1, min(panel_columns, p))
+    n_panels = p // width
+    T = jnp.zeros((n, n), dtype=A.dtype)
+
+    def add_full_panel(k, T):
+        return add_panel(T, lambda r, w: jax.lax.dynamic_slice(A, (r, k * width), (rows, w)), width)
+
+    T = jax.lax.fori_loop(0, n_panels, add_full_panel, T)
+    rest = p - n_panels * width
+    if rest:
+        start = n_panels * width
+        T = add_panel(T, lambda r, w: jax.lax.dynamic_slice(A, (r, start), (rows, w)), rest)
+    return T
 
 
 def _add_diag(A: jax.Array, shift) -> jax.Array:
@@ -261,11 +328,20 @@ def minsr_update(
         f = f - momentum * (X @ old_updates)
     X_cols = rows_to_columns(X, collectives=collectives)
     f_all = collectives.all_gather(f).reshape(-1)
-    T = _add_diag(collectives.sum(gram(X_cols)), diag_shift)
-    if proj_reg is not None:
-        T = T + proj_reg / T.shape[-1]
-    y, info = _solve(linear_solver, T, f_all)
-    update = collectives.all_gather(X_cols.T @ y).reshape(-1)[:n_params]
+
+    def kernel():
+        T = _add_diag(collectives.sum(gram(X_cols)), diag_shift)
+        return T if proj_reg is None else T + proj_reg / T.shape[-1]
+
+    if linear_solver is cholesky_with_fallback and collectives.size == 1:
+        # One kernel in memory, not two. Not across ranks: rebuilding the kernel in
+        # the fallback branch would put a collective inside a branch that ranks
+        # whose factorisations differ in the last bit might not all take.
+        y, info = _cholesky_or_eigh(kernel, f_all)
+    else:
+        y, info = _solve(linear_solver, kernel(), f_all)
+    # y @ X_cols, not X_cols.T @ y: XLA copied a large X to transpose it.
+    update = collectives.all_gather(y @ X_cols).reshape(-1)[:n_params]
     if momentum is not None:
         update = update + momentum * old_updates
         old_updates = update

@@ -64,6 +64,46 @@ def estimate_over_ranks(state, observables, collectives: Collectives):
     )
 
 
+def default_jacobian_chunk(n_samples: int) -> int:
+    """The largest chunk of samples for the Jacobian: a sixteenth of the samples,
+    at least 32, so that one chunk's per-sample gradients stay a small fraction of
+    the rows they are written into."""
+    return min(n_samples, max(32, -(-n_samples // 16)))
+
+
+def raw_jacobian(apply_fun, parameters, model_state, samples, *, mode: str, chunk_size: int):
+    r"""Uncentred :math:`\partial_\theta \log\psi` of ``samples``, as
+    :func:`netket.jax.jacobian` (``dense=True``), computed ``chunk_size`` samples at
+    a time and written into one preallocated array.
+
+    The loop writes each chunk in place, so the memory is the result plus one
+    chunk's per-sample gradients, however many samples there are.
+    """
+
+    def chunk_jacobian(chunk):
+        return nkjax.jacobian(
+            apply_fun, parameters, chunk, model_state, mode=mode, dense=True, center=False
+        )
+
+    n_samples = samples.shape[0]
+    chunk_size = min(chunk_size, n_samples)
+    n_chunks = n_samples // chunk_size
+    one = jax.eval_shape(chunk_jacobian, samples[:1])
+    rows = jnp.zeros((n_samples, *one.shape[1:]), dtype=one.dtype)
+
+    def write_chunk(k, rows):
+        chunk = jax.lax.dynamic_slice_in_dim(samples, k * chunk_size, chunk_size)
+        return jax.lax.dynamic_update_slice_in_dim(
+            rows, chunk_jacobian(chunk), k * chunk_size, axis=0
+        )
+
+    rows = jax.lax.fori_loop(0, n_chunks, write_chunk, rows)
+    done = n_chunks * chunk_size
+    if done < n_samples:
+        rows = rows.at[done:].set(chunk_jacobian(samples[done:]))
+    return rows
+
+
 @partial(jax.jit, static_argnames=("apply_fun", "mode", "chunk_size", "collectives"))
 def jacobian_rows(
     apply_fun,
@@ -78,18 +118,30 @@ def jacobian_rows(
     collectives: Collectives,
 ):
     """Stacked, centred and scaled Jacobian rows ``X`` and right-hand side ``f``
-    (see :func:`~.sr_solves.centre_and_scale`)."""
-    jacobian = nkjax.jacobian(
-        apply_fun,
-        parameters,
-        samples,
-        model_state,
-        mode=mode,
-        dense=True,
-        center=False,
-        chunk_size=chunk_size,
+    (see :func:`~.sr_solves.centre_and_scale`).
+
+    The Jacobian is computed in chunks of at most ``chunk_size`` samples, and at
+    most :func:`default_jacobian_chunk` (the chunk does not change the time of
+    the Jacobian, measured, but bounds its per-sample gradients), into one array,
+    which is then centred and scaled in place: the memory is about that of ``X``
+    alone. With float32 parameters (and ``jax_enable_x64``) ``X`` and ``f`` are
+    float64, so that the solve runs in double precision.
+    """
+    chunk_size = min(chunk_size or samples.shape[0], default_jacobian_chunk(samples.shape[0]))
+    jacobian = raw_jacobian(
+        apply_fun, parameters, model_state, samples, mode=mode, chunk_size=chunk_size
     )
+    if jax.config.jax_enable_x64 and jacobian.dtype == jnp.float32:
+        # Single-precision parameters: the rows are centred and the update solved
+        # in double precision, which costs little beside the Jacobian itself.
+        jacobian = jacobian.astype(jnp.float64)
+        local_energies = local_energies.astype(jnp.promote_types(local_energies.dtype, "f8"))
     X, f, _ = centre_and_scale(
-        jacobian, local_energies, mode=mode, weights=weights, collectives=collectives
+        jacobian,
+        local_energies,
+        mode=mode,
+        weights=weights,
+        collectives=collectives,
+        chunk_size=chunk_size,
     )
     return X, f

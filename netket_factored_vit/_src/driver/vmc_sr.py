@@ -414,8 +414,12 @@ class VMC_SR(NonFiniteGuardMixin, CheckpointingMixin, AbstractOptimizationDriver
         t4 = time.perf_counter()
         del X, f
 
+        # Single-precision parameters are solved for in double precision (see
+        # jacobian_rows): the update goes back to the parameters' precision.
+        real_dtype = _real(self.state.parameters)
+        update = update.astype(real_dtype)
         if momentum is not None:
-            self._old_updates = old_updates
+            self._old_updates = old_updates.astype(real_dtype)
         if self._complex_parameters:
             n = update.shape[-1] // 2
             update = update[:n] + 1j * update[n:]
