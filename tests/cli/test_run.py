@@ -114,3 +114,13 @@ def test_settings_file_is_overridden_by_flags(tmp_path, tiny):
     stored = (out / "config.toml").read_text()
     assert "seed = 7" in stored and "lr = 0.03" in stored and 'symmetrize = "point-group"' in stored
     assert json.loads((out / "summary.json").read_text())["symmetrize"] == "point-group"
+
+
+def test_learning_rate_decays_to_lr_final_and_is_logged(tmp_path, tiny):
+    out = tmp_path / "run"
+    args = [*tiny, "--n-iter", "3", "--lr", "0.04", "--lr-final", "0.004", "--out", str(out)]
+    assert main(args) == 0
+    logged = json.loads((out / "log.log").read_text())["learning_rate"]["value"]
+    assert logged[0] == pytest.approx(0.04)
+    assert logged[0] > logged[1] > logged[2] >= 0.004
+    assert "lr_final = 0.004" in (out / "config.toml").read_text()

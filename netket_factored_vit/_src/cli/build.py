@@ -83,6 +83,18 @@ def diag_shift_schedule(config: RunConfig):
     )
 
 
+def learning_rate_schedule(config: RunConfig):
+    """``--lr``, cosine-decayed to ``--lr-final`` over ``schedule_steps`` when that is given
+    (held there beyond), else constant."""
+    import optax
+
+    if config.lr_final is None:
+        return optax.constant_schedule(config.lr)
+    return optax.cosine_decay_schedule(
+        config.lr, config.schedule_steps, alpha=config.lr_final / config.lr
+    )
+
+
 def build_driver(config: RunConfig, system, vstate, out: Path, *, resume: bool):
     """The SR / minSR driver, checkpointing into ``out``; loads the checkpoint if ``resume``."""
     import optax
@@ -91,7 +103,8 @@ def build_driver(config: RunConfig, system, vstate, out: Path, *, resume: bool):
 
     return nfv.driver.VMC_SR(
         system.hamiltonian,
-        optax.sgd(config.lr),
+        # injected, so that the driver logs the learning rate of each step
+        optax.inject_hyperparams(optax.sgd)(learning_rate=learning_rate_schedule(config)),
         variational_state=vstate,
         diag_shift=diag_shift_schedule(config),
         use_ntk={"auto": None, "yes": True, "no": False}[config.use_ntk],

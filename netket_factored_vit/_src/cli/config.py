@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,11 @@ class RunConfig:
     n_samples: int = setting(512, "optimisation", "samples per step, all MPI ranks together")
     n_chains: int = setting(16, "optimisation", "Markov chains (per rank)")
     lr: float = setting(0.05, "optimisation", "learning rate of optax.sgd")
+    lr_final: float | None = setting(
+        None,
+        "optimisation",
+        "learning rate after a cosine decay over the schedule's steps (default: --lr, constant)",
+    )
     momentum: float = setting(0.8, "optimisation", "SPRING momentum (0 disables)")
     diag_shift: float = setting(1e-2, "optimisation", "initial diag shift")
     diag_shift_final: float = setting(1e-3, "optimisation", "diag shift after the cosine decay")
@@ -138,12 +144,15 @@ def is_optional(name: str) -> bool:
     return name in _OPTIONAL
 
 
+_TYPES = {
+    name: next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+    for name, hint in typing.get_type_hints(RunConfig).items()
+}
+
+
 def base_type(name: str) -> type:
     """The type of field ``name`` other than None: bool, int, float or str."""
-    default = FIELDS[name].default
-    if default is not None:
-        return type(default)
-    return float if name == "total_sz" else int
+    return _TYPES[name]
 
 
 def check_value(name: str, value: Any, *, where: str) -> Any:

@@ -44,6 +44,8 @@ def check_config(config: RunConfig, *, ranks: int = 1) -> None:
         )
     for name in ("lr", "diag_shift", "diag_shift_final"):
         _positive_float(config, name)
+    if config.lr_final is not None:
+        _positive_float(config, "lr_final")
     if not (math.isfinite(config.momentum) and 0 <= config.momentum < 1):
         raise UsageError(f"--momentum must be in [0, 1), got {config.momentum}")
     for name in ("J1", "J2", "J", "J_prime"):
