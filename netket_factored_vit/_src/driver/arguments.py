@@ -23,22 +23,29 @@ def _where(value, step: int) -> str:
     return f" (at step {step})" if callable(value) else ""
 
 
-def check_diag_shift(value, step: int = 0) -> float:
-    """The diag shift at ``step`` as a float; raises unless non-negative and finite.
-
-    NetKet accepts 0 (no regularisation) and so do we; a negative or non-finite shift
-    is refused here, where NetKet would only produce a wrong or non-finite update."""
+def _number_at(name: str, value, step: int, *, allowed: str, ok) -> float:
+    """``value`` (a number or a schedule) at ``step`` as a float; raises a ``ValueError``
+    naming ``name``, the value and ``allowed`` unless it is a number for which ``ok``."""
     where = _where(value, step)
     try:
         v = float(value_at(value, step))
     except (TypeError, ValueError):
         raise ValueError(
-            f"diag_shift{where} must be a non-negative finite number or an optax schedule, "
-            f"got {value!r}."
+            f"{name}{where} must be {allowed} (a number or an optax schedule), got {value!r}."
         ) from None
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"diag_shift{where} must be non-negative and finite, got {v!r}.")
+    if not ok(v):
+        raise ValueError(f"{name}{where} must be {allowed}, got {v!r}.")
     return v
+
+
+def check_diag_shift(value, step: int = 0) -> float:
+    """The diag shift at ``step`` as a float; raises unless non-negative and finite.
+
+    NetKet accepts 0 (no regularisation) and so do we; a negative or non-finite shift
+    is refused here, where NetKet would only produce a wrong or non-finite update."""
+    return _number_at(
+        "diag_shift", value, step, allowed="non-negative and finite", ok=_non_negative
+    )
 
 
 def check_momentum(value, step: int = 0) -> float | None:
@@ -46,16 +53,7 @@ def check_momentum(value, step: int = 0) -> float | None:
     range."""
     if value is None:
         return None
-    where = _where(value, step)
-    try:
-        v = float(value_at(value, step))
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"momentum{where} must be a number in [0, 1], a schedule, or None; got {value!r}."
-        ) from None
-    if not (0.0 <= v <= 1.0):
-        raise ValueError(f"momentum{where} must be in [0, 1], got {v!r}.")
-    return v
+    return _number_at("momentum", value, step, allowed="in [0, 1]", ok=lambda v: 0 <= v <= 1)
 
 
 def check_proj_reg(value, step: int = 0) -> float | None:
@@ -63,16 +61,11 @@ def check_proj_reg(value, step: int = 0) -> float | None:
     non-negative and finite."""
     if value is None:
         return None
-    where = _where(value, step)
-    try:
-        v = float(value_at(value, step))
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"proj_reg{where} must be a non-negative number, a schedule, or None; got {value!r}."
-        ) from None
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"proj_reg{where} must be non-negative and finite, got {v!r}.")
-    return v
+    return _number_at("proj_reg", value, step, allowed="non-negative and finite", ok=_non_negative)
+
+
+def _non_negative(v: float) -> bool:
+    return math.isfinite(v) and v >= 0
 
 
 def check_chunk_size_bwd(value) -> int | None:
