@@ -109,3 +109,17 @@ def test_no_traceback_from_the_command_line(tmp_path, args, message):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
     assert proc.stderr.startswith("nfv") and message in proc.stderr
+
+
+def test_out_the_file_system_refuses_is_one_line(tmp_path, capsys):
+    # /proc passes the permission check as root but refuses new folders
+    out = Path("/proc/nfv-no-such-folder/run") if os.access("/proc", os.W_OK) else None
+    if out is None:  # not root: a read-only folder does the same
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        out = locked / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--d-model", "8", "--num-heads", "2", "--num-layers", "1", "--out", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and err.count("\n") == 1

@@ -144,8 +144,12 @@ def prepare_folder(out: Path, config: RunConfig, *, mode: str, ranks: Ranks, say
     if ranks.is_root:
         if mode == "move-aside":
             say(f"moved the previous run aside to {move_aside(out)}")
-        out.mkdir(parents=True, exist_ok=True)
-        write_text(out / CONFIG_FILE, to_toml(config))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            write_text(out / CONFIG_FILE, to_toml(config))
+        except OSError as err:
+            # e.g. a path the permission bits allow but the file system refuses
+            raise UsageError(f"--out {out} cannot be written: {err.strerror or err}") from None
     ranks.barrier()
 
 
