@@ -37,4 +37,4 @@ export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK}
 srun --mpi=pmix --cpu-bind=cores python -m netket_factored_vit run --resume \
     --out "runs/${SLURM_JOB_NAME}" --L 10 --preset published_10x10 --n-samples 8192 \
     --n-chains 64 --n-iter 2000 --lr 0.0075 --diag-shift 1e-3 --diag-shift-final 1e-4 \
-    --no-progress
+    --symmetrize none --no-progress

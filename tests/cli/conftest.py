@@ -13,6 +13,8 @@ TINY = (
     "32",
     "--n-chains",
     "8",
+    "--symmetrize",
+    "none",
     "--no-progress",
 )
 """A 1-layer ViT of width 8 (1,112 parameters with T5 attention), 32 samples per step."""

@@ -62,7 +62,7 @@ class RunConfig:
     num_layers: int | None = setting(None, "model", "encoder blocks (default: the preset's)")
     patch_size: int | None = setting(None, "model", "patch side (default: the preset's)")
     symmetrize: str = setting(
-        "none",
+        "point-group",
         "model",
         "project onto the point group (C4v on a square), optionally with the shifts inside "
         "a patch (then every translation)",
@@ -77,7 +77,7 @@ class RunConfig:
         choices=INITIALIZATIONS,
     )
     # optimisation
-    n_iter: int = setting(30, "optimisation", "total optimisation steps", trajectory=False)
+    n_iter: int = setting(200, "optimisation", "total optimisation steps", trajectory=False)
     schedule_steps: int | None = setting(
         None,
         "optimisation",
@@ -88,9 +88,9 @@ class RunConfig:
     n_chains: int = setting(16, "optimisation", "Markov chains (per rank)")
     lr: float = setting(0.05, "optimisation", "learning rate of optax.sgd")
     lr_final: float | None = setting(
-        None,
+        0.005,
         "optimisation",
-        "learning rate after a cosine decay over the schedule's steps (default: --lr, constant)",
+        "learning rate after a cosine decay over the schedule's steps ('none': constant --lr)",
     )
     momentum: float = setting(0.8, "optimisation", "SPRING momentum (0 disables)")
     diag_shift: float = setting(1e-2, "optimisation", "initial diag shift")

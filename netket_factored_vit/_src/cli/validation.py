@@ -46,6 +46,12 @@ def check_config(config: RunConfig, *, ranks: int = 1) -> None:
         _positive_float(config, name)
     if config.lr_final is not None:
         _positive_float(config, "lr_final")
+        if config.lr_final > config.lr:
+            raise UsageError(
+                f"--lr-final {config.lr_final} is larger than --lr {config.lr}: the learning "
+                "rate decays from --lr to --lr-final; lower --lr-final, or give "
+                "--lr-final none for a constant rate"
+            )
     if not (math.isfinite(config.momentum) and 0 <= config.momentum < 1):
         raise UsageError(f"--momentum must be in [0, 1), got {config.momentum}")
     for name in ("J1", "J2", "J", "J_prime"):
