@@ -19,7 +19,7 @@ REPO = Path(__file__).parents[2]
         pytest.param(["--n-iter", "0"], "--n-iter must be a positive integer, got 0", id="n-iter"),
         pytest.param(["--lr", "nan"], "--lr must be a positive finite number, got nan", id="lr"),
         pytest.param(
-            ["--lr", "0.001"], "--lr-final 0.005 is larger than --lr 0.001", id="lr-final-above"
+            ["--lr-final", "0.1"], "--lr-final 0.1 is larger than --lr 0.05", id="lr-final-above"
         ),
         pytest.param(["--diag-shift", "-1"], "--diag-shift must be a positive", id="shift"),
         pytest.param(["--momentum", "1.0"], "--momentum must be in [0, 1), got 1.0", id="mom"),

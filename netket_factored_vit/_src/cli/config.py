@@ -88,7 +88,7 @@ class RunConfig:
     n_chains: int = setting(16, "optimisation", "Markov chains (per rank)")
     lr: float = setting(0.05, "optimisation", "learning rate of optax.sgd")
     lr_final: float | None = setting(
-        0.005,
+        None,
         "optimisation",
         "learning rate after a cosine decay over the schedule's steps ('none': constant --lr)",
     )
