@@ -14,7 +14,6 @@ from netket_factored_vit._src.cli.figures import (
     run_settings,
 )
 from netket_factored_vit._src.cli.output import CHECKPOINT_FILE, CONFIG_FILE, write_json
-from netket_factored_vit._src.cli.recording import analysis_function
 
 
 def load_trained_variables(vstate, out: Path) -> int:
@@ -39,6 +38,7 @@ def load_trained_variables(vstate, out: Path) -> int:
 def analyze_command(args: argparse.Namespace, say) -> int:
     """``nfv analyze``."""
     import netket_factored_vit as nfv
+    from netket_factored_vit import analysis
 
     out = Path(args.dir)
     if not (out / CONFIG_FILE).exists():
@@ -80,21 +80,17 @@ def analyze_command(args: argparse.Namespace, say) -> int:
     measures = {"input_dependence": True, "positional_profile": True}
     measures["content_position_split"] = config.attention == "decoupled"
     for name, wanted in measures.items():
-        fun = analysis_function(name)
         if not wanted:
             continue
-        if fun is None:
-            say(f"skipped {name}: this installation lacks netket_factored_vit.analysis.{name}")
-            continue
-        value = fun(model, vstate.variables, sigma)
+        value = getattr(analysis, name)(model, vstate.variables, sigma)
         result[name] = value
         if name == "input_dependence":
             kind = "query-key" if config.attention in QUERY_KEY_ATTENTIONS else "factored"
             say(f"  input dependence ({kind}), per layer and head: {value.tolist()}")
-    feasible = analysis_function("is_exact_feasible")
-    diagnostics = analysis_function("exact_diagnostics")
-    if feasible is not None and diagnostics is not None and feasible(system):
-        result["exact"] = diagnostics(system, model, vstate.variables, n_states=args.n_states)
+    if analysis.is_exact_feasible(system):
+        result["exact"] = analysis.exact_diagnostics(
+            system, model, vstate.variables, n_states=args.n_states
+        )
         say(f"  exact diagnostics: {', '.join(sorted(result['exact']))}")
     else:
         say("  no exact diagnostics: the lattice is too large for Lanczos")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from netket_factored_vit._src.cli.config import RunConfig, from_settings, read_toml
 from netket_factored_vit._src.cli.output import CONFIG_FILE, LOG_PREFIX, SUMMARY_FILE
-from netket_factored_vit._src.cli.recording import analysis_function
 
 ENERGY_FIGURE = "energy.png"
 """Energy per site against the step, with the reference and the relative error."""
@@ -17,10 +16,6 @@ ANALYSIS_FILE = "analysis.json"
 """What ``nfv analyze`` measured."""
 PROFILE_FIGURE = "attention_profile.png"
 """Mean attention weight against the displacement, per layer and head."""
-
-
-def _missing(name: str, say) -> None:
-    say(f"no figure: this installation lacks netket_factored_vit.analysis.{name}")
 
 
 def run_settings(out: Path) -> RunConfig:
@@ -40,30 +35,27 @@ def load_run_log(out: Path):
     path = out / (LOG_PREFIX + ".log")
     if not path.exists():
         return None
-    load_log = analysis_function("load_log")
-    return load_log(path) if load_log is not None else json.loads(path.read_text())
+    from netket_factored_vit import analysis
+
+    return analysis.load_log(path)
 
 
 def draw_run_figures(out: Path, *, say=print) -> list[Path]:
     """Draw every figure of the run in ``out`` from its files; return their paths."""
+    from netket_factored_vit import analysis
+
     drawn = []
     log = load_run_log(out)
     if log is not None:
         config = run_settings(out)
-        plot_energy = analysis_function("plot_energy")
-        if plot_energy is None:
-            _missing("plot_energy", say)
-        else:
-            n_sites = config.lattice_shape[0] * config.lattice_shape[1]
-            plot_energy(log, n_sites=n_sites, reference=_reference(out), path=out / ENERGY_FIGURE)
-            drawn.append(out / ENERGY_FIGURE)
+        n_sites = config.lattice_shape[0] * config.lattice_shape[1]
+        analysis.plot_energy(
+            log, n_sites=n_sites, reference=_reference(out), path=out / ENERGY_FIGURE
+        )
+        drawn.append(out / ENERGY_FIGURE)
         if "input_dependence" in log:
-            plot = analysis_function("plot_input_dependence")
-            if plot is None:
-                _missing("plot_input_dependence", say)
-            else:
-                plot(log, path=out / INPUT_DEPENDENCE_FIGURE)
-                drawn.append(out / INPUT_DEPENDENCE_FIGURE)
+            analysis.plot_input_dependence(log, path=out / INPUT_DEPENDENCE_FIGURE)
+            drawn.append(out / INPUT_DEPENDENCE_FIGURE)
     if (out / ANALYSIS_FILE).exists():
         drawn += draw_analysis_figures(out, say=say)
     return drawn
@@ -73,16 +65,14 @@ def draw_analysis_figures(out: Path, *, say=print) -> list[Path]:
     """Heat maps of the positional profile stored in ``analysis.json``."""
     import numpy as np
 
-    analysis = json.loads((out / ANALYSIS_FILE).read_text())
-    profile = analysis.get("positional_profile")
+    from netket_factored_vit import analysis
+
+    stored = json.loads((out / ANALYSIS_FILE).read_text())
+    profile = stored.get("positional_profile")
     if profile is None:
         return []
-    plot = analysis_function("plot_attention")
-    if plot is None:
-        _missing("plot_attention", say)
-        return []
-    title = f"{analysis.get('attention', '')} attention: mean weight against displacement"
-    plot(np.asarray(profile), path=out / PROFILE_FIGURE, title=title)
+    title = f"{stored.get('attention', '')} attention: mean weight against displacement"
+    analysis.plot_attention(np.asarray(profile), path=out / PROFILE_FIGURE, title=title)
     return [out / PROFILE_FIGURE]
 
 
@@ -92,12 +82,12 @@ def draw_comparison_figure(out: Path, folders: dict[str, Path], *, say=print) ->
     logs = {name: log for name, log in logs.items() if log is not None}
     if not logs:
         return []
-    plot_energy = analysis_function("plot_energy")
-    if plot_energy is None:
-        _missing("plot_energy", say)
-        return []
+    from netket_factored_vit import analysis
+
     first = next(iter(folders.values()))
     config = run_settings(first)
     n_sites = config.lattice_shape[0] * config.lattice_shape[1]
-    plot_energy(logs, n_sites=n_sites, reference=_reference(first), path=out / ENERGY_FIGURE)
+    analysis.plot_energy(
+        logs, n_sites=n_sites, reference=_reference(first), path=out / ENERGY_FIGURE
+    )
     return [out / ENERGY_FIGURE]

@@ -19,32 +19,15 @@ class InputDependenceRecorder:
         self.every = every
         self.n_samples = n_samples
         self.is_root = is_root
-        self._measure = None
-
-    def _function(self):
-        if self._measure is None:
-            self._measure = analysis_function("input_dependence")
-        return self._measure
 
     def __call__(self, step, log_data, driver) -> bool:
         if not self.is_root or step % self.every:
             return True
         state = driver.state
         sigma = np.asarray(state.samples).reshape(-1, state.hilbert.size)[: self.n_samples]
-        measure = self._function()
-        log_data["input_dependence"] = np.asarray(measure(self.model, state.variables, sigma))
+        from netket_factored_vit import analysis
+
+        log_data["input_dependence"] = np.asarray(
+            analysis.input_dependence(self.model, state.variables, sigma)
+        )
         return True
-
-
-def analysis_function(name: str):
-    """``netket_factored_vit.analysis.<name>``, or None where this installation lacks it."""
-    try:
-        import netket_factored_vit.analysis as analysis
-    except ImportError:
-        return None
-    return getattr(analysis, name, None)
-
-
-def analysis_available(name: str) -> bool:
-    """Whether :mod:`netket_factored_vit.analysis` provides ``name``."""
-    return analysis_function(name) is not None

@@ -168,7 +168,7 @@ def execute(
     import netket as nk
 
     from netket_factored_vit._src.cli.figures import draw_run_figures
-    from netket_factored_vit._src.cli.recording import InputDependenceRecorder, analysis_available
+    from netket_factored_vit._src.cli.recording import InputDependenceRecorder
 
     try:
         system = build.build_system(config)
@@ -190,11 +190,7 @@ def execute(
         flush=True,
     )
     callback = None
-    if (
-        config.attention in QUERY_KEY_ATTENTIONS
-        and config.input_dependence_every > 0
-        and analysis_available("input_dependence")
-    ):
+    if config.attention in QUERY_KEY_ATTENTIONS and config.input_dependence_every > 0:
         callback = InputDependenceRecorder(
             model,
             every=config.input_dependence_every,
