@@ -13,7 +13,10 @@ from netket_factored_vit._src.analysis.input_dependence import (
     input_dependence as input_dependence,
     is_input_dependent as is_input_dependent,
 )
-from netket_factored_vit._src.analysis.logs import load_log as load_log
+from netket_factored_vit._src.analysis.logs import (
+    energy_per_site as energy_per_site,
+    load_log as load_log,
+)
 from netket_factored_vit._src.analysis.maps import attention_maps as attention_maps
 from netket_factored_vit._src.analysis.plotting import (
     plot_attention as plot_attention,

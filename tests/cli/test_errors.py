@@ -39,6 +39,14 @@ REPO = Path(__file__).parents[2]
         pytest.param(["--preset", "huge"], "--preset 'huge' is unknown", id="preset"),
         pytest.param(["--n-iter", "ten"], "invalid int value: 'ten'", id="int"),
         pytest.param(["--config", "absent.toml"], "absent.toml: no such file", id="config"),
+        pytest.param(
+            ["--time-limit", "-5"], "--time-limit must be a positive finite number", id="time"
+        ),
+        pytest.param(
+            ["--system", "shastry_sutherland", "--symmetrize", "point-group"],
+            "--symmetrize point-group is not a symmetry of the shastry_sutherland lattice",
+            id="ss-point-group",
+        ),
     ],
 )
 def test_bad_input_is_refused(args, message, capsys, tmp_path):

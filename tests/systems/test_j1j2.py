@@ -84,7 +84,7 @@ def test_reference_energy_table():
     ref = nfv.systems.reference_energy(nfv.systems.j1j2(6, 0.0, J1=2.0))
     assert ref.energy == pytest.approx(2 * -0.67887215)
     assert nfv.systems.reference_energy(nfv.systems.j1j2(6, 0.3)) is None
-    assert nfv.systems.reference_energy(nfv.systems.shastry_sutherland(4)) is None
+    assert nfv.systems.reference_energy(nfv.systems.shastry_sutherland(4, 0.8)) is None
 
 
 @pytest.mark.parametrize(

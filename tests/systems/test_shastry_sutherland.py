@@ -79,3 +79,19 @@ def test_hamiltonian_equals_netket_heisenberg_quarter():
     assert isinstance(system.hamiltonian, nfv.systems.HeisenbergBonds)
     difference = system.hamiltonian.to_sparse() - pauli.to_sparse().copy() / 4
     assert abs(difference).max() < 1e-14 and abs(system.hamiltonian.to_sparse()).max() > 0.1
+
+
+@pytest.mark.parametrize("J", [0.0, 0.3, 0.6])
+def test_dimer_phase_reference_is_the_lanczos_ground_state(J):
+    """Inside the dimer phase the published -3J'/8 is the exact ground state of 4x4."""
+    from netket_factored_vit._src.systems.references import exact_energy
+
+    system = nfv.systems.shastry_sutherland(4, J, 2.0)
+    ref = nfv.systems.reference_energy(system)
+    assert ref is not None and ref.energy == -0.75
+    assert exact_energy(system) == pytest.approx(ref.energy, abs=1e-10)
+
+
+def test_no_dimer_reference_beyond_the_phase():
+    assert nfv.systems.reference_energy(nfv.systems.shastry_sutherland(6, 0.7)) is None
+    assert nfv.systems.reference_energy(nfv.systems.shastry_sutherland(6, 0.5)).energy == -0.375

@@ -62,11 +62,12 @@ class RunConfig:
     num_layers: int | None = setting(None, "model", "encoder blocks (default: the preset's)")
     patch_size: int | None = setting(None, "model", "patch side (default: the preset's)")
     symmetrize: str = setting(
-        "point-group",
+        "auto",
         "model",
         "project onto the point group (C4v on a square), optionally with the shifts inside "
-        "a patch (then every translation)",
-        choices=SYMMETRIZATIONS,
+        "a patch (then every translation); auto: point-group for j1j2, none for "
+        "shastry_sutherland, whose dimers the site-centred point group does not keep",
+        choices=("auto", *SYMMETRIZATIONS),
     )
     spin_flip: bool = setting(False, "model", "also project onto the even spin-flip sector")
     initialization: str = setting(
@@ -107,6 +108,13 @@ class RunConfig:
     seed: int = setting(0, "optimisation", "seed of the parameters (the sampler gets seed + 1)")
     # output
     checkpoint_every: int = setting(10, "output", "steps between checkpoints", trajectory=False)
+    time_limit: float | None = setting(
+        None,
+        "output",
+        "stop after the step that passes this many seconds of training, with a checkpoint "
+        "and a summary; --resume continues ('none': no limit)",
+        trajectory=False,
+    )
     input_dependence_every: int = setting(
         10,
         "output",
@@ -252,6 +260,8 @@ def resolve(config: RunConfig) -> RunConfig:
         changes["Ly"] = config.L
     if config.schedule_steps is None:
         changes["schedule_steps"] = config.n_iter
+    if config.symmetrize == "auto":
+        changes["symmetrize"] = "none" if config.system == "shastry_sutherland" else "point-group"
     return config.replace(**changes)
 
 

@@ -32,6 +32,7 @@ from netket_factored_vit._src.cli.output import (
     write_text,
 )
 from netket_factored_vit._src.cli.ranks import Ranks
+from netket_factored_vit._src.cli.time_limit import TimeLimit
 from netket_factored_vit._src.systems.references import hilbert_dimension
 
 GROUPS = ("system", "model", "optimisation", "output")
@@ -189,14 +190,19 @@ def execute(
         f"{ranks.size} rank(s), {'minSR' if driver.use_ntk else 'SR'}, starting at step {start}",
         flush=True,
     )
-    callback = None
+    callbacks = []
     if config.attention in QUERY_KEY_ATTENTIONS and config.input_dependence_every > 0:
-        callback = InputDependenceRecorder(
-            model,
-            every=config.input_dependence_every,
-            n_samples=config.input_dependence_samples,
-            is_root=ranks.is_root,
+        callbacks.append(
+            InputDependenceRecorder(
+                model,
+                every=config.input_dependence_every,
+                n_samples=config.input_dependence_samples,
+                is_root=ranks.is_root,
+            )
         )
+    time_limit = None if config.time_limit is None else TimeLimit(config.time_limit)
+    if time_limit is not None:
+        callbacks.append(time_limit)
     remaining = config.n_iter - start
     seconds = 0.0
     if remaining > 0:
@@ -207,19 +213,24 @@ def execute(
             )
         t0 = time.perf_counter()
         try:
-            driver.run(remaining, out=log, show_progress=show_progress, callback=callback)
+            driver.run(remaining, out=log, show_progress=show_progress, callback=callbacks)
         except KeyboardInterrupt:
             say(f"\ninterrupted at step {driver.step_count}; continue with --resume --out {out}")
             raise SystemExit(130) from None
         seconds = time.perf_counter() - t0
+        if time_limit is not None and time_limit.stopped_at is not None:
+            if time_limit.stopped_at < config.n_iter:
+                say(
+                    f"--time-limit {config.time_limit:g} s reached at step "
+                    f"{time_limit.stopped_at} of {config.n_iter}; continue with --resume "
+                    f"--out {out}"
+                )
     else:
         say(
             f"the run is at step {start}, --n-iter is {config.n_iter}: nothing to run "
             "(a larger --n-iter extends it)"
         )
-    summary = _summary(
-        config, system, vit, driver, out, seconds=seconds, steps_run=max(remaining, 0)
-    )
+    summary = _summary(config, system, vit, driver, out, seconds=seconds)
     if ranks.is_root:
         write_json(out / SUMMARY_FILE, summary)
         draw_run_figures(out, say=say)
@@ -237,7 +248,30 @@ def execute(
     return summary
 
 
-def _summary(config, system, vit, driver, out: Path, *, seconds: float, steps_run: int) -> dict:
+def _seconds_per_step(out: Path) -> float | None:
+    """The median time of the logged steps (sampling to update, without compilation
+    outliers, checkpoints or logging), or None without a log."""
+    import numpy as np
+
+    import netket_factored_vit as nfv
+
+    try:
+        log = nfv.analysis.load_log(out / LOG_PREFIX)
+        times = log["timing"]["total"]["value"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    return float(np.median(np.asarray(times, dtype=float))) if len(times) else None
+
+
+def _device_name() -> str:
+    """What ran the steps, e.g. ``cpu`` or ``NVIDIA H200`` (JAX's first device)."""
+    import jax
+
+    device = jax.devices()[0]
+    return device.platform if device.platform == "cpu" else str(device.device_kind)
+
+
+def _summary(config, system, vit, driver, out: Path, *, seconds: float) -> dict:
     import json
 
     import netket_factored_vit as nfv
@@ -263,9 +297,12 @@ def _summary(config, system, vit, driver, out: Path, *, seconds: float, steps_ru
         "energy_per_site_error": float(energy.error_of_mean) / n,
         "energy_variance": float(energy.variance),
         "v_score": n * float(energy.variance) / mean**2,
+        "n_iter": config.n_iter,
+        "finished": driver.step_count >= config.n_iter,
         "seconds": seconds,
-        "seconds_per_step": seconds / steps_run if steps_run else None,
+        "seconds_per_step": _seconds_per_step(out),
         "seconds_total": previous + seconds,
+        "device": _device_name(),
     }
     reference = nfv.systems.best_known_energy(system)
     if reference is not None:

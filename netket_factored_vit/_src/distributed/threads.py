@@ -133,12 +133,12 @@ def apply_plan(plan: ThreadPlan, environ=os.environ) -> None:
     CPU affinity of this process according to ``plan``."""
     for name in BLAS_VARIABLES:
         environ.setdefault(name, str(plan.threads))
+    # XLA has no flag for the size of its CPU thread pool: it follows the affinity set
+    # below. A bare ``intra_op_parallelism_threads=N`` (a TensorFlow option) is not an
+    # XLA flag, and as the first word of XLA_FLAGS it is read as a file name and aborts.
     flags = environ.get("XLA_FLAGS", "")
     if plan.threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
-        flags = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
-    if "intra_op_parallelism_threads" not in flags:
-        flags = f"{flags} intra_op_parallelism_threads={plan.threads}".strip()
-    environ["XLA_FLAGS"] = flags
+        environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
     if hasattr(os, "sched_setaffinity") and set(plan.cores) != set(_affinity()):
         # XLA sizes its thread pool from the cores the process may run on.
         os.sched_setaffinity(0, plan.cores)

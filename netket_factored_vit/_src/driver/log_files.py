@@ -125,11 +125,62 @@ def _trim(data: HistoryDict, step: int) -> tuple[HistoryDict, bool]:
     return HistoryDict(trimmed), changed
 
 
+def _stored_array(node) -> np.ndarray | None:
+    if isinstance(node, dict) and set(node) == {"real", "imag"}:
+        return np.asarray(node["real"]) + 1j * np.asarray(node["imag"])
+    if isinstance(node, list):
+        try:
+            return np.asarray(node)
+        except ValueError:  # ragged
+            return None
+    return None
+
+
+def _repair(history_node, stored) -> None:
+    if isinstance(history_node, History):
+        if len(history_node) != 1 or not isinstance(stored, dict):
+            return
+        values = history_node._value_dict
+        for name, value in values.items():
+            expected = _stored_array(stored.get(name))
+            value = np.asarray(value)
+            if expected is not None and value.shape != expected.shape:
+                if value.size == expected.size:
+                    values[name] = value.reshape(expected.shape)
+        return
+    items = history_node.items() if isinstance(history_node, dict | HistoryDict) else ()
+    for key, child in items:
+        if isinstance(stored, dict) and key in stored:
+            _repair(child, stored[key])
+
+
+def repair_single_step_histories(logger) -> None:
+    """Give the one-step histories that a ``JsonLog`` in ``"append"`` mode read from its
+    file the shapes they have on disk.
+
+    NetKet 3.23 reads a history of exactly one step of scalars as an array of shape
+    ``(1, 1)`` instead of ``(1,)``, so the values of later steps are stacked as
+    ``[[e0], [e1], ...]`` and the log becomes unreadable as a series (a run stopped
+    or killed after its first step, then resumed, showed it).
+    """
+    import json
+
+    if not isinstance(logger, JsonLog) or not getattr(logger, "_data", None):
+        return
+    path = Path(str(logger._prefix) + ".log")
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    _repair(logger._data._data, stored)
+
+
 def trim_logger(logger, step: int) -> bool:
     """Drop from a :class:`~netket.logging.RuntimeLog` (or ``JsonLog``) in memory every
     entry logged at a step ``>= step``; returns whether anything was dropped."""
     if not isinstance(logger, RuntimeLog) or not getattr(logger, "_data", None):
         return False
+    repair_single_step_histories(logger)
     logger._data, changed = _trim(logger._data, step)
     if changed and hasattr(logger, "_old_step"):
         logger._old_step = max(step - 1, 0)

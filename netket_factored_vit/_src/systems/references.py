@@ -73,14 +73,35 @@ _J1J2_REFERENCES: dict[tuple[int, int, float], ReferenceEnergy] = {
 }
 
 
+DIMER_PHASE_MAX_RATIO = 0.6
+"""Largest ``J/J'`` at which :func:`reference_energy` takes the dimer product state as the
+Shastry-Sutherland ground state. The dimer phase extends to ``J/J' = 0.675(2)`` in the
+thermodynamic limit (Corboz & Mila, Phys. Rev. B 87, 115144 (2013)); the margin keeps
+finite tori well inside it."""
+
+
 def reference_energy(system: LatticeSystem) -> ReferenceEnergy | None:
     """Best published ground-state energy per site of ``system``, or None if unknown.
 
-    Known: periodic J1-J2 with ``J2/J1`` in {0, 0.5} on 4x4, 6x6 and 10x10,
-    in the ``total_sz=0`` sector or the full space (the ground state has Sz=0).
-    The energy is scaled by ``J1`` (energies are linear in the couplings).
+    Known: periodic J1-J2 with ``J2/J1`` in {0, 0.5} on 4x4, 6x6 and 10x10, and the
+    periodic Shastry-Sutherland model inside its dimer phase (``0 <= J/J' <=``
+    :data:`DIMER_PHASE_MAX_RATIO`), where the product of singlets on the dimers is the
+    ground state with :math:`E/N = -3J'/8` exactly; in the ``total_sz=0`` sector or the
+    full space (the ground state has Sz=0). J1-J2 energies are scaled by ``J1``.
     """
-    if system.kind != "j1j2" or not system.pbc or system.total_sz not in (0.0, None):
+    if not system.pbc or system.total_sz not in (0.0, None):
+        return None
+    if system.kind == "shastry_sutherland":
+        J, J_prime = system.coupling("J"), system.coupling("J_prime")
+        if J_prime <= 0 or not 0 <= J / J_prime <= DIMER_PHASE_MAX_RATIO:
+            return None
+        return ReferenceEnergy(
+            energy=-3 * J_prime / 8,
+            error=None,
+            method="exact: product of dimer singlets",
+            source="Shastry & Sutherland, Physica B+C 108, 1069 (1981)",
+        )
+    if system.kind != "j1j2":
         return None
     J1, J2 = system.coupling("J1"), system.coupling("J2")
     if J1 <= 0:
