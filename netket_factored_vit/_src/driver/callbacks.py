@@ -56,6 +56,7 @@ class SystemEnergyCallback(AbstractCallback, mutable=True):
 
     @property
     def callback_order(self) -> int:
+        """Order among the callbacks: -5, before the progress bar (0) and the loggers (10)."""
         # Before the progress bar (0) and the loggers (10) read the logged data.
         return -5
 
@@ -68,9 +69,12 @@ class SystemEnergyCallback(AbstractCallback, mutable=True):
         return self._reference
 
     def on_run_start(self, step, driver):
+        """Looks up the reference energy (possibly a Lanczos run) before the first step."""
         self.reference_energy  # noqa: B018 (look-up before the first step, not during it)
 
     def before_parameter_update(self, step, log_data, driver):
+        """Adds ``energy_per_site``, ``energy_per_site_error`` and, when a reference
+        exists, ``relative_error`` to the step's ``log_data``."""
         stats = driver._loss_stats
         if stats is None:
             return
@@ -102,6 +106,8 @@ class EnergyProgressBarCallback(ProgressBarCallback, mutable=True):
     logged, otherwise NetKet's text (the loss statistics)."""
 
     def before_parameter_update(self, step, log_data, driver):
+        """Shows ``E/N±error rel.err=...`` after the bar when ``log_data`` has the energy
+        per site, NetKet's loss statistics otherwise."""
         text = progress_text(log_data)
         if text is None:
             super().before_parameter_update(step, log_data, driver)

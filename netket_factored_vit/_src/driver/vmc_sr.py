@@ -376,6 +376,11 @@ class VMC_SR(NonFiniteGuardMixin, CheckpointingMixin, AbstractOptimizationDriver
         )  # fmt: skip
 
     def reset_step(self, hard: bool = False):
+        """Resets the state (fresh samples) at the start of a step, as NetKet does.
+
+        A retried step (see ``max_retries``) also starts again from the SPRING buffer
+        of the step's start.
+        """
         # A retried step starts again from the SPRING buffer of the step's start.
         if self._step_attempt == 0:
             self._buffer_at_step_start = self._old_updates

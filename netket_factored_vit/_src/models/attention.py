@@ -121,6 +121,12 @@ class AttentionBase(nn.Module):
             )
 
     def setup(self):
+        """Creates the positional table and the value and output projections.
+
+        Raises:
+            ValueError: if ``d_model``, ``num_heads`` or ``patch_grid`` is unset, or
+                ``num_heads`` does not divide ``d_model``.
+        """
         self._check_geometry()
         n = self.num_tokens
         if self.translation_invariant:
@@ -194,6 +200,7 @@ class FactoredAttention(AttentionBase):
     """
 
     def attention_weights(self, x: jax.Array) -> jax.Array:
+        r"""The positional term :math:`a^\mu(r_j - r_i)`, shape ``(h, n, n)``; ``x`` is unused."""
         del x
         return self.positional_term()
 
@@ -240,6 +247,14 @@ class T5Attention(_QueryKeyAttention):
     """
 
     def attention_weights(self, x: jax.Array) -> jax.Array:
+        r"""The softmax over ``j`` of the content logits plus :math:`a^\mu(r_j - r_i)`.
+
+        Args:
+            x: tokens of shape ``(B, n, d)``.
+
+        Returns:
+            An array of shape ``(B, h, n, n)`` whose rows sum to 1.
+        """
         return jax.nn.softmax(self.content_logits(x) + self.positional_term(), axis=-1)
 
 
@@ -256,6 +271,14 @@ class DecoupledAttention(_QueryKeyAttention):
     """
 
     def attention_weights(self, x: jax.Array) -> jax.Array:
+        r"""The softmax over ``j`` of the content logits, plus :math:`a^\mu(r_j - r_i)`.
+
+        Args:
+            x: tokens of shape ``(B, n, d)``.
+
+        Returns:
+            An array of shape ``(B, h, n, n)``; the rows of the content part sum to 1.
+        """
         return jax.nn.softmax(self.content_logits(x), axis=-1) + self.positional_term()
 
 

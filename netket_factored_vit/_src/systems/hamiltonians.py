@@ -99,7 +99,7 @@ def shastry_sutherland(
           + J' \sum_{(ij)\in\text{dimers}} \mathbf{S}_i\cdot\mathbf{S}_j
 
     The dimers are diagonals of every other plaquette with alternating
-    orientation (see :func:`~netket_factored_vit._src.systems.lattices.shastry_sutherland_dimers`),
+    orientation (see :func:`~netket_factored_vit.systems.shastry_sutherland_dimers`),
     so each site belongs to exactly one dimer. The product of dimer singlets is
     an exact eigenstate with :math:`E/N = -3J'/8` for every ``J``; it is the
     ground state for :math:`J/J' \lesssim 0.675`.
