@@ -78,6 +78,19 @@ def test_analyze_writes_measures_and_heat_maps(t5_run):
     assert (t5_run / "attention_profile.png").stat().st_size > 1000
 
 
+def test_analyze_samples_from_the_runs_own_chains(t5_run):
+    """Fresh chains thermalise slowly for structured states; analyze starts from the
+    checkpoint's chains (8 of them, as the run had)."""
+    from netket_factored_vit._src.cli.analyze import read_trained_state
+
+    step, variables, sigma = read_trained_state(t5_run)
+    assert step == 3 and "params" in variables
+    assert sigma.shape == (8, 16) and set(np.unique(sigma)) <= {-1.0, 1.0}
+    assert main(["analyze", str(t5_run), "--n-samples", "20", "--n-states", "1"]) == 0
+    analysis = json.loads((t5_run / "analysis.json").read_text())
+    assert analysis["n_samples"] == 24  # rounded up to a multiple of the run's 8 chains
+
+
 def test_resume_extends_a_run_with_the_schedule_of_the_first(tmp_path, tiny, capsys):
     out = tmp_path / "run"
     assert main([*tiny, "--n-iter", "2", "--checkpoint-every", "1", "--out", str(out)]) == 0
