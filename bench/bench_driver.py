@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import jax
 import netket as nk
 import numpy as np
 import optax
+from interleaved_timing import time_in_turns
 
 import netket_factored_vit as nfv
 from netket_factored_vit._src.driver import sr_solves, step_inputs
@@ -35,15 +35,6 @@ def build_state(model, system, n_samples):
     return nk.vqs.MCState(
         sampler, model, n_samples=n_samples, chunk_size=n_samples, seed=0, sampler_seed=1
     )
-
-
-def timed_step(driver):
-    """Wall time of one full step of ``run`` (sampling included) and its log."""
-    log = nk.logging.RuntimeLog()
-    t0 = time.perf_counter()
-    driver.run(1, out=log, show_progress=False)
-    jax.block_until_ready(driver.state.parameters)
-    return time.perf_counter() - t0, log
 
 
 def minsr_memory(driver):
@@ -108,27 +99,14 @@ def bench(name, model, n_samples, use_ntk, args, system):
         f"\n## {name}: P = {n_params}, M = {n_samples}, mode = {drivers['ours'].mode}, "
         f"{'minSR' if use_ntk else 'SR'}"
     )
-    for drv in drivers.values():
-        drv.run(args.warmup, show_progress=False)  # compilation
     # Interleave the drivers, so that a change of machine load hits all of them.
-    per_step = {k: [] for k in drivers}
-    our_logs = []
-    for _ in range(args.steps):
-        for k, drv in drivers.items():
-            dt, log = timed_step(drv)
-            per_step[k].append(dt)
-            if k == "ours":
-                our_logs.append(log)
+    per_step, split = time_in_turns(drivers, steps=args.steps, warmup=args.warmup)
     for k, v in per_step.items():
         results[k] = float(np.median(v))
     print("| driver | median s / step | ratio to ours |")
     print("|---|---|---|")
     for k, v in results.items():
         print(f"| {k} | {v:.3f} | {v / results['ours']:.2f} |")
-    phases = ("sampling", "local_energies", "jacobian", "solve")
-    split = {
-        p: float(np.median([lg.data["timing"][p].value[-1] for lg in our_logs])) for p in phases
-    }
     print("ours, median per phase (s): " + ", ".join(f"{p} {v:.3f}" for p, v in split.items()))
     if use_ntk:
         jac_bytes, solve_bytes, shape = minsr_memory(drivers["ours"])

@@ -24,12 +24,12 @@ import argparse
 import json
 import os
 import platform
-import time
 
 import jax
 import netket as nk
 import numpy as np
 import optax
+from interleaved_timing import time_in_turns
 
 import netket_factored_vit as nfv
 from netket_factored_vit._src.driver import sr_solves, step_inputs
@@ -83,15 +83,6 @@ def build_drivers(system, args):
     }
 
 
-def timed_step(driver):
-    """Wall time of one step of ``run`` (sampling included) and its log."""
-    log = nk.logging.RuntimeLog()
-    t0 = time.perf_counter()
-    driver.run(1, out=log, show_progress=False)
-    jax.block_until_ready(driver.state.parameters)
-    return time.perf_counter() - t0, log
-
-
 def step_memory(driver) -> dict:
     """Bytes XLA reserves (arguments + outputs + temporaries) for the two compiled
     parts of our minSR step, against the estimate 2M P 8 + (2M)^2 8."""
@@ -128,24 +119,11 @@ def bench_lattice(L, args):
     drivers = build_drivers(system, args)
     n_params = drivers["ours"].state.n_parameters
     print(f"\n## {L}x{L}: P = {n_params}, M = {args.samples}, minSR, mode {drivers['ours'].mode}")
-    for drv in drivers.values():
-        drv.run(args.warmup, show_progress=False)  # compilation
     load_before = os.getloadavg()[0]
-    per_step = {k: [] for k in drivers}
-    our_logs = []
-    for _ in range(args.steps):
-        for k, drv in drivers.items():
-            dt, log = timed_step(drv)
-            per_step[k].append(dt)
-            if k == "ours":
-                our_logs.append(log)
+    per_step, split = time_in_turns(drivers, steps=args.steps, warmup=args.warmup)
     load_after = os.getloadavg()[0]
     medians = {k: float(np.median(v)) for k, v in per_step.items()}
     ratios = [a / b for a, b in zip(per_step["ours"], per_step["netket"], strict=True)]
-    phases = ("sampling", "local_energies", "jacobian", "solve")
-    split = {
-        p: float(np.median([lg.data["timing"][p].value[-1] for lg in our_logs])) for p in phases
-    }
     result = {
         "lattice": f"{L}x{L}",
         "parameters": n_params,
