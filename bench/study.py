@@ -28,6 +28,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from job_slots import core_slots, start_on
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "docs" / "study" / "configs"
 RUNS = ROOT / "runs" / "study"
@@ -65,18 +67,18 @@ def run(args: argparse.Namespace) -> int:
     seeds = _seeds(args.seeds)
     if args.jobs < 1:
         raise SystemExit(f"--jobs must be a positive integer, got {args.jobs}")
-    env = dict(os.environ)
-    env.setdefault("NFV_THREADS_PER_RANK", str(max(1, (os.cpu_count() or 1) // args.jobs)))
+    free = core_slots(args.jobs)
     queue = [compare_command(args.name, s, args.runs, args.attentions, args.extra) for s in seeds]
-    running: list[subprocess.Popen] = []
+    running: list[tuple[subprocess.Popen, tuple[int, ...]]] = []
     failed = 0
     while queue or running:
-        while queue and len(running) < args.jobs:
-            command = queue.pop(0)
-            print(" ".join(command[1:]), flush=True)
-            running.append(subprocess.Popen(command, env=env))
-        done = running.pop(0)
+        while queue and free:
+            command, cores = queue.pop(0), free.pop(0)
+            print(" ".join(command[1:]), f"(cores {cores})", flush=True)
+            running.append((start_on(cores, command, dict(os.environ)), cores))
+        done, cores = running.pop(0)
         failed += done.wait() != 0
+        free.append(cores)
     return 1 if failed else 0
 
 

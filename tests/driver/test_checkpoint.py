@@ -151,3 +151,33 @@ def test_writes_are_atomic_and_keep_the_previous_file(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="cannot be read"):
         step = _driver(path).load_checkpoint()
     assert step == 1
+
+
+def test_continue_from_hands_the_trajectory_to_another_model_with_the_same_parameters():
+    system = nfv.systems.j1j2(4, J2=0.5)
+    vit = nfv.models.ViT(lattice_shape=(4, 4), d_model=8, num_heads=2, num_layers=1)
+
+    def driver(model):
+        sampler = nk.sampler.MetropolisExchange(system.hilbert, graph=system.graph, n_chains=8)
+        vs = nk.vqs.MCState(sampler, model, n_samples=32, seed=3, sampler_seed=4)
+        return nfv.driver.VMC_SR(
+            system.hamiltonian, optax.sgd(0.05), variational_state=vs, diag_shift=1e-2,
+            momentum=0.8,
+        )  # fmt: skip
+
+    bare = driver(nfv.models.Symmetrized(model=vit, translations="none", point_group=False))
+    bare.run(2, show_progress=False)
+    projected = driver(nfv.models.Symmetrized(model=vit, translations="none"))
+    projected.continue_from(bare)
+    assert projected.step_count == 2
+    np.testing.assert_array_equal(
+        ravel_pytree(projected.state.parameters)[0], ravel_pytree(bare.state.parameters)[0]
+    )
+    np.testing.assert_array_equal(projected.state.sampler_state.σ, bare.state.sampler_state.σ)
+    assert np.all(np.asarray(projected._old_updates) == 0)
+    assert np.any(np.asarray(bare._old_updates) != 0)
+    projected.run(1, show_progress=False)
+    assert projected.step_count == 3
+
+    with pytest.raises(ValueError, match="same structure"):
+        driver(vit).continue_from(bare)

@@ -75,23 +75,47 @@ def build_state(config: RunConfig, system, model, *, ranks: int):
 
 
 def diag_shift_schedule(config: RunConfig):
-    """Cosine decay over ``schedule_steps``, held at ``diag_shift_final`` beyond."""
+    """During the pretraining, a cosine decay from ``pretrain_diag_shift`` to ``diag_shift``;
+    then a cosine decay to ``diag_shift_final`` over ``schedule_steps``, held there beyond."""
     import optax
 
-    return optax.cosine_decay_schedule(
+    decay = optax.cosine_decay_schedule(
         config.diag_shift, config.schedule_steps, alpha=config.diag_shift_final / config.diag_shift
     )
+    if not config.pretrain_steps:
+        return decay
+    pretraining = optax.cosine_decay_schedule(
+        config.pretrain_diag_shift,
+        config.pretrain_steps,
+        alpha=config.diag_shift / config.pretrain_diag_shift,
+    )
+    return optax.join_schedules([pretraining, decay], [config.pretrain_steps])
 
 
 def learning_rate_schedule(config: RunConfig):
-    """``--lr``, cosine-decayed to ``--lr-final`` over ``schedule_steps`` when that is given
-    (held there beyond), else constant."""
+    """``--lr`` during the pretraining; then cosine-decayed to ``--lr-final`` over
+    ``schedule_steps`` when that is given (held there beyond), else constant."""
     import optax
 
     if config.lr_final is None:
         return optax.constant_schedule(config.lr)
-    return optax.cosine_decay_schedule(
+    decay = optax.cosine_decay_schedule(
         config.lr, config.schedule_steps, alpha=config.lr_final / config.lr
+    )
+    if not config.pretrain_steps:
+        return decay
+    return optax.join_schedules(
+        [optax.constant_schedule(config.lr), decay], [config.pretrain_steps]
+    )
+
+
+def pretraining_model(model):
+    """The ViT inside ``model`` (a :class:`~netket_factored_vit.models.Symmetrized`) with
+    the identity for a group: the bare ViT, with the parameters of ``model``."""
+    import netket_factored_vit as nfv
+
+    return nfv.models.Symmetrized(
+        model=model.model, translations="none", point_group=False, spin_flip=False
     )
 
 

@@ -78,24 +78,40 @@ class RunConfig:
         choices=INITIALIZATIONS,
     )
     # optimisation
-    n_iter: int = setting(200, "optimisation", "total optimisation steps", trajectory=False)
+    n_iter: int = setting(
+        250, "optimisation", "total optimisation steps, pretraining included", trajectory=False
+    )
+    pretrain_steps: int = setting(
+        0,
+        "optimisation",
+        "first steps that train the ViT without its projection (--symmetrize, --spin-flip), "
+        "each several times cheaper, before the projected model continues from its "
+        "parameters (0: none)",
+    )
+    pretrain_diag_shift: float = setting(
+        1e-2,
+        "optimisation",
+        "diag shift at the start of the pretraining; it decays (cosine) to --diag-shift at its end",
+    )
     schedule_steps: int | None = setting(
         None,
         "optimisation",
-        "steps over which the diag shift decays (default: --n-iter of the first run; "
-        "held at its final value beyond)",
+        "steps after the pretraining over which the diag shift and the learning rate decay "
+        "(default: those left of the first run's --n-iter; held at their final values beyond)",
     )
     n_samples: int = setting(512, "optimisation", "samples per step, all MPI ranks together")
     n_chains: int = setting(16, "optimisation", "Markov chains (per rank)")
-    lr: float = setting(0.05, "optimisation", "learning rate of optax.sgd")
+    lr: float = setting(
+        0.05, "optimisation", "learning rate of optax.sgd (constant during the pretraining)"
+    )
     lr_final: float | None = setting(
-        None,
+        0.005,
         "optimisation",
         "learning rate after a cosine decay over the schedule's steps ('none': constant --lr)",
     )
     momentum: float = setting(0.8, "optimisation", "SPRING momentum (0 disables)")
-    diag_shift: float = setting(1e-2, "optimisation", "initial diag shift")
-    diag_shift_final: float = setting(1e-3, "optimisation", "diag shift after the cosine decay")
+    diag_shift: float = setting(1e-3, "optimisation", "diag shift after the pretraining")
+    diag_shift_final: float = setting(1e-4, "optimisation", "diag shift after the cosine decay")
     use_ntk: str = setting(
         "auto", "optimisation", "minSR (yes), SR (no) or the cheaper (auto)", choices=NTK_CHOICES
     )
@@ -244,8 +260,9 @@ def from_settings(settings: dict[str, Any], base: RunConfig | None = None) -> Ru
 
 
 def resolve(config: RunConfig) -> RunConfig:
-    """Fill in what the defaults leave open: ``Ly``, the preset's model sizes and the
-    schedule's horizon, so that the stored settings do not depend on future defaults."""
+    """Fill in what the defaults leave open: ``Ly``, the preset's model sizes, the
+    symmetrization and the schedule's horizon, so that the stored settings do not depend
+    on future defaults."""
     from netket_factored_vit._src.models.presets import PRESETS
 
     if config.preset not in PRESETS:
@@ -258,11 +275,16 @@ def resolve(config: RunConfig) -> RunConfig:
     }
     if config.Ly is None:
         changes["Ly"] = config.L
-    if config.schedule_steps is None:
-        changes["schedule_steps"] = config.n_iter
     if config.symmetrize == "auto":
         changes["symmetrize"] = "none" if config.system == "shastry_sutherland" else "point-group"
+    if config.schedule_steps is None:
+        changes["schedule_steps"] = max(1, config.n_iter - config.pretrain_steps)
     return config.replace(**changes)
+
+
+def read_stored_settings(path: str | Path) -> RunConfig:
+    """The settings a run stored in ``path`` (its ``config.toml``)."""
+    return from_settings(read_toml(path, what="the stored settings"))
 
 
 def trajectory_changes(stored: RunConfig, new: RunConfig) -> list[tuple[str, Any, Any]]:

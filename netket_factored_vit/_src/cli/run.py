@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from netket_factored_vit._src.cli import build
+from netket_factored_vit._src.cli import build, phases
 from netket_factored_vit._src.cli.config import (
     FIELDS,
     QUERY_KEY_ATTENTIONS,
@@ -15,6 +14,7 @@ from netket_factored_vit._src.cli.config import (
     flag_name,
     from_settings,
     is_optional,
+    read_stored_settings,
     read_toml,
     resolve,
     to_toml,
@@ -124,7 +124,7 @@ def resolve_run_config(
 
     stored = None
     if mode == "resume" and (out / CONFIG_FILE).exists():
-        stored = from_settings(read_toml(out / CONFIG_FILE, what="the stored settings"))
+        stored = read_stored_settings(out / CONFIG_FILE)
     config = resolve(from_settings({**file_settings, **flag_settings}, base=stored))
     check_config(config, ranks=ranks)
     changes = [] if stored is None else trajectory_changes(stored, config)
@@ -177,17 +177,21 @@ def execute(
         model = build.wrap_symmetrized(config, vit)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    vstate = build.build_state(config, system, model, ranks=ranks.size)
-    try:
-        driver = build.build_driver(config, system, vstate, out, resume=resume)
-    except (ValueError, OSError) as err:
-        raise UsageError(f"cannot continue the run in {out}: {err}") from None
+    driver, pretraining = phases.start_driver(
+        config, system, model, out, resume=resume, ranks=ranks.size
+    )
     start = driver.step_count
+    pretrain = (
+        f", the first {config.pretrain_steps} steps without the projection"
+        if config.pretrain_steps
+        else ""
+    )
     say(
         f"{system.name}: {vit.num_parameters:,} parameters ({config.attention} attention"
         f"{'' if config.symmetrize == 'none' else ', ' + config.symmetrize}"
-        f"{', spin flip' if config.spin_flip else ''}), {config.n_samples} samples on "
-        f"{ranks.size} rank(s), {'minSR' if driver.use_ntk else 'SR'}, starting at step {start}",
+        f"{', spin flip' if config.spin_flip else ''}{pretrain}), {config.n_samples} samples "
+        f"on {ranks.size} rank(s), {'minSR' if driver.use_ntk else 'SR'}, starting at step "
+        f"{start}",
         flush=True,
     )
     callbacks = []
@@ -203,21 +207,29 @@ def execute(
     time_limit = None if config.time_limit is None else TimeLimit(config.time_limit)
     if time_limit is not None:
         callbacks.append(time_limit)
-    remaining = config.n_iter - start
     seconds = 0.0
-    if remaining > 0:
+    if config.n_iter > start:
         log = ()
         if ranks.is_root:
             log = nk.logging.JsonLog(
                 str(out / LOG_PREFIX), mode="append" if start > 0 else "write", save_params=False
             )
-        t0 = time.perf_counter()
-        try:
-            driver.run(remaining, out=log, show_progress=show_progress, callback=callbacks)
-        except KeyboardInterrupt:
-            say(f"\ninterrupted at step {driver.step_count}; continue with --resume --out {out}")
-            raise SystemExit(130) from None
-        seconds = time.perf_counter() - t0
+
+        def run_phase(phase_driver, n_steps: int) -> bool:
+            try:
+                phase_driver.run(n_steps, out=log, show_progress=show_progress, callback=callbacks)
+            except KeyboardInterrupt:
+                say(
+                    f"\ninterrupted at step {phase_driver.step_count}; continue with --resume "
+                    f"--out {out}"
+                )
+                raise SystemExit(130) from None
+            return time_limit is None or time_limit.stopped_at is None
+
+        driver, seconds = phases.train(
+            driver, config, system, model, out,
+            pretraining=pretraining, ranks=ranks.size, run=run_phase,
+        )  # fmt: skip
         if time_limit is not None and time_limit.stopped_at is not None:
             if time_limit.stopped_at < config.n_iter:
                 say(

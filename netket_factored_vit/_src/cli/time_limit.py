@@ -22,20 +22,22 @@ class TimeLimit(nk.callbacks.AbstractCallback, mutable=True):
     seconds: float = struct.field(pytree_node=False, serialize=False, default=0.0)
     """Seconds of training after which the run stops."""
     started: float = struct.field(pytree_node=False, serialize=False, default=0.0)
-    """``time.perf_counter()`` at the start of the run."""
+    """``time.perf_counter()`` at the start of the run's first phase."""
     stopped_at: int | None = struct.field(pytree_node=False, serialize=False, default=None)
     """The step at which the run stopped, or None."""
-    first: int = struct.field(pytree_node=False, serialize=False, default=0)
-    """The step the run started at (never stopped at)."""
+    first: int | None = struct.field(pytree_node=False, serialize=False, default=None)
+    """The step the current phase of the run started at (never stopped at)."""
 
     def __init__(self, seconds: float):
         self.seconds = float(seconds)
         self.started = time.perf_counter()
         self.stopped_at = None
-        self.first = 0
+        self.first = None
 
     def on_run_start(self, step, driver):
-        self.started = time.perf_counter()
+        # the phases of one run (pretraining, then the projected model) share the clock
+        if self.first is None:
+            self.started = time.perf_counter()
         self.first = step
 
     def on_step_start(self, step, log_data, driver):

@@ -42,8 +42,9 @@ def check_config(config: RunConfig, *, ranks: int = 1) -> None:
             f"--input-dependence-every must be 0 (never) or a positive integer, "
             f"got {config.input_dependence_every}"
         )
-    for name in ("lr", "diag_shift", "diag_shift_final"):
+    for name in ("lr", "diag_shift", "diag_shift_final", "pretrain_diag_shift"):
         _positive_float(config, name)
+    _check_pretraining(config)
     if config.system == "shastry_sutherland" and config.symmetrize != "none":
         raise UsageError(
             f"--symmetrize {config.symmetrize} is not a symmetry of the shastry_sutherland "
@@ -124,4 +125,18 @@ def _check_model(config: RunConfig) -> None:
         raise UsageError(
             f"--d-model {config.d_model} is not divisible by --num-heads {config.num_heads}; "
             "choose heads that divide the width"
+        )
+
+
+def _check_pretraining(config: RunConfig) -> None:
+    steps = config.pretrain_steps
+    if steps < 0 or steps >= config.n_iter:
+        raise UsageError(
+            f"--pretrain-steps must be 0 or more and below --n-iter ({config.n_iter}), got {steps}"
+        )
+    if steps and config.symmetrize == "none" and not config.spin_flip:
+        raise UsageError(
+            f"--pretrain-steps {steps} trains the ViT without its projection, but the model "
+            "has none (--symmetrize none, no --spin-flip): give --pretrain-steps 0, or a "
+            "projection"
         )

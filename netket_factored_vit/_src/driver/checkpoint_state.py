@@ -210,3 +210,29 @@ class CheckpointingMixin:
         self._resumed_at = step
         self._pending = None
         return step
+
+    def continue_from(self, other) -> None:
+        """Take over the state of ``other``, a driver of the same parameters and sampler
+        (for example one that trained the model without its symmetry projection): its
+        parameters, Markov chains, optimizer state and step count. The SPRING momentum
+        starts again from zero, since ``other`` moved in another model's geometry.
+
+        Raises:
+            ValueError: the parameters of ``other`` have another structure.
+        """
+        mine = jax.tree.structure(self.state.parameters)
+        theirs = jax.tree.structure(other.state.parameters)
+        if mine != theirs:
+            raise ValueError(
+                "continue_from needs a driver whose parameters have the same structure; "
+                f"got {theirs} for {mine}."
+            )
+        self.state.variables = other.state.variables
+        if hasattr(other.state, "sampler_state"):
+            self.state.sampler_state = other.state.sampler_state
+        self.state.reset()
+        self._optimizer_state = other._optimizer_state
+        if self._old_updates is not None:
+            self._old_updates = jnp.zeros_like(self._old_updates)
+        self._step_count = other.step_count
+        self._pending = None
