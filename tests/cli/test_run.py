@@ -7,6 +7,7 @@ import optax
 import pytest
 
 from netket_factored_vit._src.cli import main
+from netket_factored_vit._src.cli.config import RunConfig
 
 
 def _log(out):
@@ -101,9 +102,14 @@ def test_resume_extends_a_run_with_the_schedule_of_the_first(tmp_path, tiny, cap
     log = _log(out)
     assert log["diag_shift"]["iters"] == [0, 1, 2, 3]  # every step once
     # the cosine horizon stays at the first run's 2 steps: held at its final value after
-    first = optax.cosine_decay_schedule(1e-2, 2, alpha=0.1)
+    defaults = RunConfig()
+    ratio = defaults.diag_shift_final / defaults.diag_shift
+    first = optax.cosine_decay_schedule(defaults.diag_shift, 2, alpha=ratio)
     expected = [float(first(s)) for s in range(4)]
     np.testing.assert_allclose(log["diag_shift"]["value"], expected, rtol=1e-12)
+    lr = optax.cosine_decay_schedule(defaults.lr, 2, alpha=defaults.lr_final / defaults.lr)
+    expected = [float(lr(s)) for s in range(4)]
+    np.testing.assert_allclose(log["learning_rate"]["value"], expected, rtol=1e-12)
     assert "schedule_steps = 2" in (out / "config.toml").read_text()
 
 

@@ -33,10 +33,9 @@ def test_stopped_runs_resume_into_the_uninterrupted_trajectory(tmp_path, tiny, c
     final = [json.loads((out / "summary.json").read_text()) for out in (stopped, straight)]
     assert final[0]["finished"] is final[1]["finished"] is True
     assert final[0]["energy_per_site"] == pytest.approx(final[1]["energy_per_site"], abs=1e-12)
-    # seconds per step: the median of the logged steps, not the first (compiling) one
+    # seconds per step: the median of the logged steps (not the first, compiling, one)
     times = np.asarray(logs[1]["timing"]["total"]["value"])
     assert final[1]["seconds_per_step"] == pytest.approx(float(np.median(times)))
-    assert final[1]["seconds_per_step"] < times[0]
 
 
 def test_symmetrize_auto_depends_on_the_system():
