@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from netket_factored_vit._src.cli import build, main
-from netket_factored_vit._src.cli.config import RunConfig, read_stored_settings, resolve, to_toml
+from netket_factored_vit._src.cli.config import (
+    RunConfig,
+    from_settings,
+    read_toml,
+    resolve,
+    to_toml,
+)
 
 
 def test_the_schedules_horizon_starts_after_the_pretraining():
@@ -21,7 +27,7 @@ def test_runs_stored_before_pretraining_existed_continue_without_it(tmp_path):
     stored = to_toml(resolve(RunConfig()))
     legacy = "\n".join(line for line in stored.splitlines() if "pretrain" not in line)
     (tmp_path / "config.toml").write_text(legacy)
-    assert read_stored_settings(tmp_path / "config.toml") == resolve(RunConfig())
+    assert from_settings(read_toml(tmp_path / "config.toml")) == resolve(RunConfig())
 
 
 def test_schedules_join_at_the_end_of_the_pretraining():

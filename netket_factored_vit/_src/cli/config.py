@@ -282,11 +282,6 @@ def resolve(config: RunConfig) -> RunConfig:
     return config.replace(**changes)
 
 
-def read_stored_settings(path: str | Path) -> RunConfig:
-    """The settings a run stored in ``path`` (its ``config.toml``)."""
-    return from_settings(read_toml(path, what="the stored settings"))
-
-
 def trajectory_changes(stored: RunConfig, new: RunConfig) -> list[tuple[str, Any, Any]]:
     """``(field, stored value, new value)`` for each trajectory field that differs."""
     return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from netket_factored_vit._src.cli.config import RunConfig, read_stored_settings
+from netket_factored_vit._src.cli.config import RunConfig, from_settings, read_toml
 from netket_factored_vit._src.cli.output import CONFIG_FILE, LOG_PREFIX, SUMMARY_FILE
 
 ENERGY_FIGURE = "energy.png"
@@ -20,7 +20,7 @@ PROFILE_FIGURE = "attention_profile.png"
 
 def run_settings(out: Path) -> RunConfig:
     """The settings stored in the run folder ``out``."""
-    return read_stored_settings(out / CONFIG_FILE)
+    return from_settings(read_toml(out / CONFIG_FILE, what="the stored settings"))
 
 
 def _reference(out: Path):

@@ -40,12 +40,12 @@ def start_driver(config: RunConfig, system, model, out: Path, *, resume: bool, r
     """The driver of the phase the run is in: the pretraining's for a new run with
     ``pretrain_steps > 0`` or a checkpoint written during it, else the projected model's.
     Returns ``(driver, pretraining)``."""
-    pretraining = config.pretrain_steps > 0 and not (
-        resume
-        and (out / CHECKPOINT_FILE).exists()
-        and not checkpoint_is_pretraining(out, build.pretraining_model(model))
-    )
-    phase_model = build.pretraining_model(model) if pretraining else model
+    pretraining = config.pretrain_steps > 0
+    if pretraining:
+        bare = build.pretraining_model(model)
+        if resume and (out / CHECKPOINT_FILE).exists():
+            pretraining = checkpoint_is_pretraining(out, bare)
+    phase_model = bare if pretraining else model
     vstate = build.build_state(config, system, phase_model, ranks=ranks)
     try:
         driver = build.build_driver(config, system, vstate, out, resume=resume)

@@ -14,7 +14,6 @@ from netket_factored_vit._src.cli.config import (
     flag_name,
     from_settings,
     is_optional,
-    read_stored_settings,
     read_toml,
     resolve,
     to_toml,
@@ -124,7 +123,7 @@ def resolve_run_config(
 
     stored = None
     if mode == "resume" and (out / CONFIG_FILE).exists():
-        stored = read_stored_settings(out / CONFIG_FILE)
+        stored = from_settings(read_toml(out / CONFIG_FILE, what="the stored settings"))
     config = resolve(from_settings({**file_settings, **flag_settings}, base=stored))
     check_config(config, ranks=ranks)
     changes = [] if stored is None else trajectory_changes(stored, config)
