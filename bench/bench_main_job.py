@@ -95,6 +95,8 @@ def gather(seeds: list[int], runs: Path, timing: dict[int, dict]) -> dict:
                 "steps": summary["n_iter"],
                 "seconds_per_step": summary["seconds_per_step"],
                 "seconds_training": summary["seconds_total"],
+                # the seed of the start that went on (runs with --starts above 1)
+                **({"start_seed": summary["start_seed"]} if "start_seed" in summary else {}),
                 **timing.get(seed, {}),
             }
         )

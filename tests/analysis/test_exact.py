@@ -9,6 +9,7 @@ from flax import linen as nn
 
 import netket_factored_vit as nfv
 from netket_factored_vit._src.analysis.basis_permutations import BasisIndex, total_spin_squared
+from netket_factored_vit._src.analysis.exact import _wrong_sign_weight
 from netket_factored_vit.models import ViT
 
 
@@ -167,3 +168,23 @@ def test_projected_state_is_symmetric():
     assert result["translation_x"] == pytest.approx(1, abs=1e-10)
     # no B1 admixture left
     assert result["overlaps"][1] == pytest.approx(0, abs=1e-12)
+
+
+def test_wrong_sign_weight_is_the_ground_state_weight_where_the_sign_differs():
+    rng = np.random.default_rng(1)
+    ground = rng.normal(size=64)
+    ground /= np.linalg.norm(ground)
+    flipped = rng.random(64) < 0.2
+    # another amplitude everywhere, the other sign on `flipped`, and a global phase
+    psi = np.exp(0.7j) * np.abs(ground) * rng.uniform(0.5, 2.0, 64) * np.sign(ground)
+    psi[flipped] *= -1
+    expected = np.sum(ground[flipped] ** 2)
+    assert 0 < expected < 0.5
+    assert _wrong_sign_weight(psi, ground) == pytest.approx(expected, rel=1e-12)
+    assert _wrong_sign_weight(-3j * ground, ground) == 0
+
+
+def test_diagnostics_report_the_wrong_sign_weight(j1j2_diagnostics):
+    *_, result = j1j2_diagnostics
+    assert result["level_degeneracies"][0] == 1
+    assert 0 < result["wrong_sign_weight"] < 1  # an untrained ViT misses many signs

@@ -15,8 +15,14 @@ def test_cli_on_two_ranks_writes_and_prints_once(mpirun, tmp_path):
     run = tmp_path / "mpi_out" / "run"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 3 and summary["relative_error"] > 0
+    # two starts of one step, over both ranks; the better one went on
+    assert summary["start_seed"] in (0, 1000) and "seed 1000" in r0["stdout"]
+    for seed in (0, 1000):
+        log = json.loads((run / "starts" / f"seed{seed}" / "log.log").read_text())
+        assert log["Energy"]["iters"] == [0]
     # Only rank 0's files: settings, log, checkpoint (and its predecessor), summary, figure.
     assert {p.name for p in run.iterdir()} <= {
+        "starts",
         "config.toml",
         "log.log",
         "checkpoint",

@@ -93,6 +93,13 @@ class RunConfig:
         "optimisation",
         "diag shift at the start of the pretraining; it decays (cosine) to --diag-shift at its end",
     )
+    starts: int = setting(
+        1,
+        "optimisation",
+        "train the first --start-steps steps from this many seeds (--seed + 1000 k) and go on "
+        "with the one of lowest energy (1: a single start)",
+    )
+    start_steps: int = setting(40, "optimisation", "steps of each start when --starts is above 1")
     schedule_steps: int | None = setting(
         None,
         "optimisation",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
-from netket_factored_vit._src.cli import build, phases
+from netket_factored_vit._src.cli import build, phases, starts
 from netket_factored_vit._src.cli.config import (
     FIELDS,
     QUERY_KEY_ATTENTIONS,
@@ -22,6 +23,7 @@ from netket_factored_vit._src.cli.config import (
 from netket_factored_vit._src.cli.errors import UsageError
 from netket_factored_vit._src.cli.memory import check_step_memory, format_size
 from netket_factored_vit._src.cli.output import (
+    CHECKPOINT_FILE,
     CONFIG_FILE,
     LOG_PREFIX,
     SUMMARY_FILE,
@@ -176,6 +178,62 @@ def execute(
         model = build.wrap_symmetrized(config, vit)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    callbacks = []
+    if config.attention in QUERY_KEY_ATTENTIONS and config.input_dependence_every > 0:
+        callbacks.append(
+            InputDependenceRecorder(
+                model,
+                every=config.input_dependence_every,
+                n_samples=config.input_dependence_samples,
+                is_root=ranks.is_root,
+            )
+        )
+    time_limit = None if config.time_limit is None else TimeLimit(config.time_limit)
+    if time_limit is not None:
+        callbacks.append(time_limit)
+
+    def open_log(folder: Path, *, append: bool):
+        if not ranks.is_root:
+            return ()
+        return nk.logging.JsonLog(
+            str(folder / LOG_PREFIX), mode="append" if append else "write", save_params=False
+        )
+
+    def run_driver(phase_driver, n_steps: int, log) -> bool:
+        try:
+            phase_driver.run(n_steps, out=log, show_progress=show_progress, callback=callbacks)
+        except KeyboardInterrupt:
+            say(
+                f"\ninterrupted at step {phase_driver.step_count}; continue with --resume "
+                f"--out {out}"
+            )
+            raise SystemExit(130) from None
+        return time_limit is None or time_limit.stopped_at is None
+
+    def say_stopped(total: int, where: str = "") -> None:
+        say(
+            f"--time-limit {config.time_limit:g} s reached at step {time_limit.stopped_at} of "
+            f"{total}{where}; continue with --resume --out {out}"
+        )
+
+    start_seed, seconds_starts = config.seed, 0.0
+    if config.starts > 1:
+        if not (out / CHECKPOINT_FILE).exists():
+            t0 = time.perf_counter()
+            start_seed = starts.run_starts(
+                config, system, model, out,
+                ranks=ranks, run=run_driver, open_log=open_log, say=say,
+            )  # fmt: skip
+            if start_seed is None:
+                say_stopped(config.start_steps, f" of a start ({config.starts} starts)")
+                return {}
+            seconds_starts = time.perf_counter() - t0
+        else:
+            try:
+                start_seed = starts.best_start(config, out)[0]
+            except (OSError, ValueError):
+                start_seed = None  # the starts' folders were removed
+        resume = True
     driver, pretraining = phases.start_driver(
         config, system, model, out, resume=resume, ranks=ranks.size
     )
@@ -193,55 +251,26 @@ def execute(
         f"{start}",
         flush=True,
     )
-    callbacks = []
-    if config.attention in QUERY_KEY_ATTENTIONS and config.input_dependence_every > 0:
-        callbacks.append(
-            InputDependenceRecorder(
-                model,
-                every=config.input_dependence_every,
-                n_samples=config.input_dependence_samples,
-                is_root=ranks.is_root,
-            )
-        )
-    time_limit = None if config.time_limit is None else TimeLimit(config.time_limit)
-    if time_limit is not None:
-        callbacks.append(time_limit)
     seconds = 0.0
     if config.n_iter > start:
-        log = ()
-        if ranks.is_root:
-            log = nk.logging.JsonLog(
-                str(out / LOG_PREFIX), mode="append" if start > 0 else "write", save_params=False
-            )
-
-        def run_phase(phase_driver, n_steps: int) -> bool:
-            try:
-                phase_driver.run(n_steps, out=log, show_progress=show_progress, callback=callbacks)
-            except KeyboardInterrupt:
-                say(
-                    f"\ninterrupted at step {phase_driver.step_count}; continue with --resume "
-                    f"--out {out}"
-                )
-                raise SystemExit(130) from None
-            return time_limit is None or time_limit.stopped_at is None
-
+        log = open_log(out, append=start > 0)
         driver, seconds = phases.train(
             driver, config, system, model, out,
-            pretraining=pretraining, ranks=ranks.size, run=run_phase,
+            pretraining=pretraining, ranks=ranks.size,
+            run=lambda phase_driver, n_steps: run_driver(phase_driver, n_steps, log),
         )  # fmt: skip
         if time_limit is not None and time_limit.stopped_at is not None:
             if time_limit.stopped_at < config.n_iter:
-                say(
-                    f"--time-limit {config.time_limit:g} s reached at step "
-                    f"{time_limit.stopped_at} of {config.n_iter}; continue with --resume "
-                    f"--out {out}"
-                )
+                say_stopped(config.n_iter)
     else:
         say(
             f"the run is at step {start}, --n-iter is {config.n_iter}: nothing to run "
             "(a larger --n-iter extends it)"
         )
+    seconds += seconds_starts
     summary = _summary(config, system, vit, driver, out, seconds=seconds)
+    if config.starts > 1:
+        summary["start_seed"] = start_seed
     if ranks.is_root:
         write_json(out / SUMMARY_FILE, summary)
         draw_run_figures(out, say=say)

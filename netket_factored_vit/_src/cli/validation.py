@@ -35,6 +35,8 @@ def check_config(config: RunConfig, *, ranks: int = 1) -> None:
         "num_heads",
         "num_layers",
         "patch_size",
+        "starts",
+        "start_steps",
     ):
         _positive_int(config, name)
     if config.input_dependence_every < 0:
@@ -45,6 +47,7 @@ def check_config(config: RunConfig, *, ranks: int = 1) -> None:
     for name in ("lr", "diag_shift", "diag_shift_final", "pretrain_diag_shift"):
         _positive_float(config, name)
     _check_pretraining(config)
+    _check_starts(config)
     if config.system == "shastry_sutherland" and config.symmetrize != "none":
         raise UsageError(
             f"--symmetrize {config.symmetrize} is not a symmetry of the shastry_sutherland "
@@ -139,4 +142,20 @@ def _check_pretraining(config: RunConfig) -> None:
             f"--pretrain-steps {steps} trains the ViT without its projection, but the model "
             "has none (--symmetrize none, no --spin-flip): give --pretrain-steps 0, or a "
             "projection"
+        )
+
+
+def _check_starts(config: RunConfig) -> None:
+    if config.starts == 1:
+        return
+    steps, pretrain = config.start_steps, config.pretrain_steps
+    if steps >= config.n_iter:
+        raise UsageError(
+            f"--start-steps {steps} must be below --n-iter ({config.n_iter}) when --starts "
+            f"is {config.starts}: give fewer --start-steps, or --starts 1 for a single start"
+        )
+    if pretrain and steps > pretrain:
+        raise UsageError(
+            f"--start-steps {steps} goes past the pretraining (--pretrain-steps {pretrain}): "
+            f"the starts train the bare ViT, so give --start-steps {pretrain} or fewer"
         )

@@ -12,7 +12,7 @@ from netket_factored_vit._src.cli import main
 out = Path(sys.argv[1])
 tiny = ["--d-model", "8", "--num-heads", "2", "--num-layers", "1", "--n-samples", "64"]
 tiny += ["--n-chains", "8", "--n-iter", "3", "--symmetrize", "none", "--no-progress"]
-tiny += ["--out", str(out / "run")]
+tiny += ["--starts", "2", "--start-steps", "1", "--out", str(out / "run")]
 stdout = io.StringIO()
 with contextlib.redirect_stdout(stdout):
     rc = main(tiny)
