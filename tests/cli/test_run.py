@@ -145,3 +145,14 @@ def test_learning_rate_decays_to_lr_final_and_is_logged(tmp_path, tiny):
     assert logged[0] == pytest.approx(0.04)
     assert logged[0] > logged[1] > logged[2] >= 0.004
     assert "lr_final = 0.004" in (out / "config.toml").read_text()
+
+
+def test_a_forced_resume_the_checkpoint_refuses_leaves_the_settings(t5_run, capsys):
+    before = (t5_run / "config.toml").read_text()
+    args = ["--resume", "--force", "--no-progress", "--out", str(t5_run)]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--n-samples", "64"])  # the checkpoint's chains hold 32 samples
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot continue the run" in err and "n_samples" in err
+    assert (t5_run / "config.toml").read_text() == before

@@ -378,14 +378,22 @@ def run_command(args: argparse.Namespace, say) -> int:
         say(f"{out} holds no run yet: starting a new one")
     for name, old, new in changes:
         say(f"--force: {name} changes from {old!r} to {new!r}")
+    stored = (out / CONFIG_FILE).read_text() if mode == "resume" and changes else None
     prepare_folder(out, config, mode=mode, ranks=ranks, say=say)
     say(f"settings in {out / CONFIG_FILE}; one step needs at least {format_size(need)}")
-    execute(
-        config,
-        out,
-        resume=mode == "resume",
-        show_progress=not args.no_progress,
-        ranks=ranks,
-        say=say,
-    )
+    try:
+        execute(
+            config,
+            out,
+            resume=mode == "resume",
+            show_progress=not args.no_progress,
+            ranks=ranks,
+            say=say,
+        )
+    except UsageError:
+        # refused before any step (e.g. a checkpoint that cannot take the forced settings):
+        # the run keeps the settings it can continue with
+        if stored is not None and ranks.is_root:
+            write_text(out / CONFIG_FILE, stored)
+        raise
     return 0
