@@ -21,10 +21,9 @@ from netket_factored_vit._src.cli.output import (
 from netket_factored_vit._src.cli.ranks import Ranks
 from netket_factored_vit._src.cli.run import (
     check_memory,
-    execute,
     given_settings,
-    prepare_folder,
     resolve_run_config,
+    train_in_folder,
 )
 
 COMPARISON_TABLE = "comparison.md"
@@ -120,15 +119,10 @@ def compare_command(args: argparse.Namespace, say) -> int:
         for name, old, new in changes:
             say(f"{attention}: --force: {name} changes from {old!r} to {new!r}")
         say(f"{attention}: {'continuing' if sub_mode == 'resume' else 'starting'} in {folder}")
-        prepare_folder(folder, config, mode=sub_mode, ranks=ranks, say=say)
-        execute(
-            config,
-            folder,
-            resume=sub_mode == "resume",
-            show_progress=not args.no_progress,
-            ranks=ranks,
-            say=say,
-        )
+        train_in_folder(
+            folder, config, mode=sub_mode, forced=bool(changes),
+            show_progress=not args.no_progress, ranks=ranks, say=say,
+        )  # fmt: skip
         rows.append(_row(attention, folder))
         if ranks.is_root:
             write_comparison(out, rows, finished=False)

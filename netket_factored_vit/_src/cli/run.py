@@ -288,6 +288,24 @@ def execute(
     return summary
 
 
+def train_in_folder(
+    out: Path, config: RunConfig, *, mode: str, forced: bool, show_progress: bool, ranks, say
+) -> dict:
+    """Prepare ``out`` (:func:`prepare_folder`) and train in it (:func:`execute`). A run
+    refused before its first step, e.g. a checkpoint that cannot take settings forced on
+    ``--resume``, keeps the settings it had, so that a plain ``--resume`` still works."""
+    stored = (out / CONFIG_FILE).read_text() if mode == "resume" and forced else None
+    prepare_folder(out, config, mode=mode, ranks=ranks, say=say)
+    try:
+        return execute(
+            config, out, resume=mode == "resume", show_progress=show_progress, ranks=ranks, say=say
+        )
+    except UsageError:
+        if stored is not None and ranks.is_root:
+            write_text(out / CONFIG_FILE, stored)
+        raise
+
+
 def _seconds_per_step(out: Path) -> float | None:
     """The median time of the logged steps (sampling to update, without compilation
     outliers, checkpoints or logging), or None without a log."""
@@ -378,22 +396,9 @@ def run_command(args: argparse.Namespace, say) -> int:
         say(f"{out} holds no run yet: starting a new one")
     for name, old, new in changes:
         say(f"--force: {name} changes from {old!r} to {new!r}")
-    stored = (out / CONFIG_FILE).read_text() if mode == "resume" and changes else None
-    prepare_folder(out, config, mode=mode, ranks=ranks, say=say)
     say(f"settings in {out / CONFIG_FILE}; one step needs at least {format_size(need)}")
-    try:
-        execute(
-            config,
-            out,
-            resume=mode == "resume",
-            show_progress=not args.no_progress,
-            ranks=ranks,
-            say=say,
-        )
-    except UsageError:
-        # refused before any step (e.g. a checkpoint that cannot take the forced settings):
-        # the run keeps the settings it can continue with
-        if stored is not None and ranks.is_root:
-            write_text(out / CONFIG_FILE, stored)
-        raise
+    train_in_folder(
+        out, config, mode=mode, forced=bool(changes),
+        show_progress=not args.no_progress, ranks=ranks, say=say,
+    )  # fmt: skip
     return 0
