@@ -53,11 +53,6 @@ REPO = Path(__file__).parents[2]
             "--start-steps 250 must be below --n-iter (250) when --starts is 2",
             id="start-steps",
         ),
-        pytest.param(
-            ["--starts", "2", "--start-steps", "30", "--pretrain-steps", "20", "--n-iter", "40"],
-            "give --start-steps 20 or fewer",
-            id="start-steps-pretraining",
-        ),
     ],
 )
 def test_bad_input_is_refused(args, message, capsys, tmp_path):

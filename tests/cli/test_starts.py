@@ -31,13 +31,16 @@ def test_the_start_of_lowest_mean_final_energy_is_chosen(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_stopped_run_with_starts_equals_a_plain_run_from_the_chosen_seed(tmp_path, tiny):
-    args = [*tiny, "--symmetrize", "point-group", "--n-iter", "4", "--pretrain-steps", "2"]
+@pytest.mark.parametrize("start_steps", [2, 3], ids=["in-pretraining", "past-the-switch"])
+def test_a_stopped_run_with_starts_equals_a_plain_run_from_the_chosen_seed(
+    tmp_path, tiny, start_steps
+):
+    args = [*tiny, "--symmetrize", "point-group", "--n-iter", "5", "--pretrain-steps", "2"]
     stopped = tmp_path / "stopped"
     # a limit shorter than any step: each run of each invocation makes one step
-    assert main([*args, "--starts", "2", "--start-steps", "2", "--time-limit", "1e-3",
-                 "--out", str(stopped)]) == 0  # fmt: skip
-    for _ in range(8):
+    assert main([*args, "--starts", "2", "--start-steps", str(start_steps), "--time-limit",
+                 "1e-3", "--out", str(stopped)]) == 0  # fmt: skip
+    for _ in range(12):
         summary = stopped / "summary.json"
         if summary.exists() and json.loads(summary.read_text())["finished"]:
             break
@@ -48,11 +51,14 @@ def test_a_stopped_run_with_starts_equals_a_plain_run_from_the_chosen_seed(tmp_p
         np.mean(history(load_log(stopped / "starts" / f"seed{s}"), "Energy")[1]) for s in seeds
     ]
     assert chosen == seeds[int(np.argmin(means))]
+    for s in seeds:  # each start ran its steps once, across the stops (and the switch)
+        start_log = load_log(stopped / "starts" / f"seed{s}")
+        assert list(history(start_log, "Energy")[0]) == list(range(start_steps))
 
     plain = tmp_path / "plain"
     assert main([*args, "--seed", str(chosen), "--out", str(plain)]) == 0
     logs = [json.loads((out / "log.log").read_text()) for out in (stopped, plain)]
-    assert logs[0]["energy_per_site"]["iters"] == [0, 1, 2, 3]  # every step exactly once
+    assert logs[0]["energy_per_site"]["iters"] == [0, 1, 2, 3, 4]  # every step exactly once
     for key in ("energy_per_site", "diag_shift", "learning_rate"):
         np.testing.assert_allclose(
             np.asarray(logs[0][key]["value"]), np.asarray(logs[1][key]["value"]), atol=1e-12

@@ -8,8 +8,10 @@ checkpoint. The start whose Monte Carlo energy, averaged over its last
 checkpoint are copied into ``<out>``, and the run resumes from them as from any
 checkpoint. The other starts stay on disk.
 
-Each start is the first S steps of the run itself (same schedules, same model), so the run
-that continues is exactly the one an uninterrupted run from the winning seed would train.
+Each start is the first S steps of the run itself (same schedules, same model, the switch
+from the pretraining to the projected model included when S passes ``pretrain_steps``), so
+the run that continues is exactly the one an uninterrupted run from the winning seed would
+train.
 A stopped run (``--time-limit``, kill) resumes the unfinished starts where they stopped.
 """
 
@@ -74,14 +76,17 @@ def run_starts(config: RunConfig, system, model, out: Path, *, ranks, run, open_
             write_text(folder / CONFIG_FILE, to_toml(start_config))
         ranks.barrier()
         resume = (folder / CHECKPOINT_FILE).exists()
-        driver, _ = phases.start_driver(
+        driver, pretraining = phases.start_driver(
             start_config, system, model, folder, resume=resume, ranks=ranks.size
         )
-        remaining = config.start_steps - driver.step_count
-        if remaining > 0:
+        if driver.step_count < config.start_steps:
             say(f"start {seed}: steps {driver.step_count} to {config.start_steps} in {folder}")
-            log = open_log(folder, append=driver.step_count > 0)
-            if not run(driver, remaining, log):
+            completed = _run_start(
+                driver, start_config.replace(n_iter=config.start_steps), system, model, folder,
+                pretraining=pretraining, ranks=ranks, run=run,
+                log=open_log(folder, append=driver.step_count > 0),
+            )  # fmt: skip
+            if not completed:
                 return None
     seed, energies = best_start(config, out)
     listed = ", ".join(f"seed {s}: {e:.6f}" for s, e in energies.items())
@@ -94,3 +99,20 @@ def run_starts(config: RunConfig, system, model, out: Path, *, ranks, run, open_
             partial.replace(out / name)
     ranks.barrier()
     return seed
+
+
+def _run_start(
+    driver, config: RunConfig, system, model, folder: Path, *, pretraining, ranks, run, log
+):
+    """Train one start up to ``config.n_iter``; whether no stop cut it short."""
+    completed = []
+
+    def run_phase(phase_driver, n_steps: int) -> bool:
+        completed.append(run(phase_driver, n_steps, log))
+        return completed[-1]
+
+    phases.train(
+        driver, config, system, model, folder,
+        pretraining=pretraining, ranks=ranks.size, run=run_phase,
+    )  # fmt: skip
+    return all(completed)

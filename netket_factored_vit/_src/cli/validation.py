@@ -148,14 +148,9 @@ def _check_pretraining(config: RunConfig) -> None:
 def _check_starts(config: RunConfig) -> None:
     if config.starts == 1:
         return
-    steps, pretrain = config.start_steps, config.pretrain_steps
+    steps = config.start_steps
     if steps >= config.n_iter:
         raise UsageError(
             f"--start-steps {steps} must be below --n-iter ({config.n_iter}) when --starts "
             f"is {config.starts}: give fewer --start-steps, or --starts 1 for a single start"
-        )
-    if pretrain and steps > pretrain:
-        raise UsageError(
-            f"--start-steps {steps} goes past the pretraining (--pretrain-steps {pretrain}): "
-            f"the starts train the bare ViT, so give --start-steps {pretrain} or fewer"
         )
