@@ -65,7 +65,8 @@ def switch_to_projection(driver, config: RunConfig, system, model, out: Path, *,
 def train(driver, config, system, model, out: Path, *, pretraining: bool, ranks: int, run):
     """Run ``driver`` up to ``config.n_iter`` steps, switching to the projection at the end
     of the pretraining. ``run(driver, n_steps)`` runs one phase and returns whether it
-    completed. Returns the last driver and the seconds spent running."""
+    completed. Returns the last driver, the seconds spent running and whether no phase
+    was cut short."""
     seconds = 0.0
     if pretraining:
         remaining = config.pretrain_steps - driver.step_count
@@ -74,11 +75,12 @@ def train(driver, config, system, model, out: Path, *, pretraining: bool, ranks:
             completed = run(driver, remaining)
             seconds += time.perf_counter() - t0
             if not completed:
-                return driver, seconds
+                return driver, seconds, False
         driver = switch_to_projection(driver, config, system, model, out, ranks=ranks)
+    completed = True
     remaining = config.n_iter - driver.step_count
     if remaining > 0:
         t0 = time.perf_counter()
-        run(driver, remaining)
+        completed = run(driver, remaining)
         seconds += time.perf_counter() - t0
-    return driver, seconds
+    return driver, seconds, completed

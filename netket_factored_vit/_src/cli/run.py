@@ -254,7 +254,7 @@ def execute(
     seconds = 0.0
     if config.n_iter > start:
         log = open_log(out, append=start > 0)
-        driver, seconds = phases.train(
+        driver, seconds, _ = phases.train(
             driver, config, system, model, out,
             pretraining=pretraining, ranks=ranks.size,
             run=lambda phase_driver, n_steps: run_driver(phase_driver, n_steps, log),

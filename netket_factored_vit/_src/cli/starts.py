@@ -64,7 +64,7 @@ def run_starts(config: RunConfig, system, model, out: Path, *, ranks, run, open_
     """Train every start of ``config`` up to ``start_steps`` and copy the best into ``out``.
 
     ``run(driver, n_steps, log)`` runs one driver and returns whether it completed;
-    ``open_log(folder, append)`` opens the JsonLog of a folder (None off rank 0).
+    ``open_log(folder, append)`` opens the JsonLog of a folder (no log off rank 0).
     Returns the seed of the start that continues, or None if the run stopped before the
     starts were done.
     """
@@ -81,10 +81,11 @@ def run_starts(config: RunConfig, system, model, out: Path, *, ranks, run, open_
         )
         if driver.step_count < config.start_steps:
             say(f"start {seed}: steps {driver.step_count} to {config.start_steps} in {folder}")
-            completed = _run_start(
+            log = open_log(folder, append=driver.step_count > 0)
+            *_, completed = phases.train(
                 driver, start_config.replace(n_iter=config.start_steps), system, model, folder,
-                pretraining=pretraining, ranks=ranks, run=run,
-                log=open_log(folder, append=driver.step_count > 0),
+                pretraining=pretraining, ranks=ranks.size,
+                run=lambda phase_driver, n_steps, log=log: run(phase_driver, n_steps, log),
             )  # fmt: skip
             if not completed:
                 return None
@@ -99,20 +100,3 @@ def run_starts(config: RunConfig, system, model, out: Path, *, ranks, run, open_
             partial.replace(out / name)
     ranks.barrier()
     return seed
-
-
-def _run_start(
-    driver, config: RunConfig, system, model, folder: Path, *, pretraining, ranks, run, log
-):
-    """Train one start up to ``config.n_iter``; whether no stop cut it short."""
-    completed = []
-
-    def run_phase(phase_driver, n_steps: int) -> bool:
-        completed.append(run(phase_driver, n_steps, log))
-        return completed[-1]
-
-    phases.train(
-        driver, config, system, model, folder,
-        pretraining=pretraining, ranks=ranks.size, run=run_phase,
-    )  # fmt: skip
-    return all(completed)
