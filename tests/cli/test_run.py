@@ -2,6 +2,7 @@
 
 import json
 
+import jax
 import numpy as np
 import optax
 import pytest
@@ -156,3 +157,25 @@ def test_a_forced_resume_the_checkpoint_refuses_leaves_the_settings(t5_run, caps
     err = capsys.readouterr().err
     assert "cannot continue the run" in err and "n_samples" in err
     assert (t5_run / "config.toml").read_text() == before
+
+
+def test_a_float32_run_with_rotations_and_spin_flip(tmp_path, tiny, capsys):
+    from netket_factored_vit._src.cli.analyze import read_trained_state
+
+    out = tmp_path / "run"
+    i = tiny.index("--symmetrize")
+    flags = [*tiny[:i], *tiny[i + 2 :], "--symmetrize", "rotations", "--spin-flip"]
+    assert main([*flags, "--dtype", "float32", "--n-iter", "2", "--out", str(out)]) == 0
+    assert "rotations, spin flip" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["symmetrize"] == "rotations" and summary["spin_flip"] is True
+    assert np.isfinite(summary["energy_per_site"])
+    _, variables, _ = read_trained_state(out)
+    leaves = [np.asarray(x) for x in jax.tree.leaves(variables)]
+    assert leaves and all(x.dtype == np.float32 for x in leaves)
+    assert 'dtype = "float32"' in (out / "config.toml").read_text()
+    # the dtype changes the trajectory: a resume in float64 is refused, naming both
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--resume", "--dtype", "float64", "--n-iter", "3", "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert "dtype: the run has 'float32', now 'float64'" in capsys.readouterr().err

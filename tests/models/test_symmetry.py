@@ -121,6 +121,36 @@ def test_symmetrized_rectangle_and_all_translations():
         assert _max_change(projected, x, op, shape) < 1e-10, name
 
 
+@pytest.mark.parametrize(
+    "shape, rotations, mirrors",
+    [
+        pytest.param((4, 4), ("rot90", "rot180", "rot270"), ("mirror-x", "diagonal"), id="square"),
+        pytest.param((4, 6), ("rot180",), ("mirror-x", "mirror-y"), id="rectangle"),
+    ],
+)
+def test_symmetrized_rotations_only(shape, rotations, mirrors):
+    model = _model(shape, "factored")
+    sym = Symmetrized(model=model, rotations_only=True)
+    full = Symmetrized(model=model)
+    # half the point group, a subset of its permutations
+    assert 2 * sym.permutations.shape[0] == full.permutations.shape[0]
+    assert {tuple(p) for p in sym.permutations} <= {tuple(p) for p in full.permutations}
+    x = _configs(6, shape)
+    params = model.init(jax.random.key(0), jnp.asarray(x))
+    sym_params = {"params": {"model": params["params"]}}
+
+    @jax.jit
+    def projected(s):
+        return sym.apply(sym_params, s)
+
+    ops = {name: SQUARE_POINT_GROUP[name] for name in rotations}
+    ops.update({f"shift-{dx}{dy}": _translation(dx, dy) for dx in range(2) for dy in range(2)})
+    for name, op in ops.items():
+        assert _max_change(projected, x, op, shape) < 1e-10, name
+    for name in mirrors:
+        assert _max_change(projected, x, SQUARE_POINT_GROUP[name], shape) > 1e-4, name
+
+
 def test_symmetrized_is_the_group_average():
     shape = (4, 4)
     model = _model(shape, "t5")

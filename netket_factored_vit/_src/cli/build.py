@@ -22,6 +22,8 @@ def build_system(config: RunConfig):
 
 def build_vit(config: RunConfig):
     """The ViT of ``config``, before any symmetrization."""
+    import jax.numpy as jnp
+
     import netket_factored_vit as nfv
 
     return nfv.models.vit_preset(
@@ -33,6 +35,7 @@ def build_vit(config: RunConfig):
         num_layers=config.num_layers,
         patch_size=config.patch_size,
         initialization=config.initialization,
+        param_dtype=jnp.dtype(config.dtype),
     )
 
 
@@ -44,8 +47,9 @@ def wrap_symmetrized(config: RunConfig, vit):
         return vit
     return nfv.models.Symmetrized(
         model=vit,
-        translations="patch" if config.symmetrize == "point-group+patch" else "none",
+        translations="patch" if config.symmetrize.endswith("+patch") else "none",
         point_group=config.symmetrize != "none",
+        rotations_only=config.symmetrize.startswith("rotations"),
         spin_flip=config.spin_flip,
     )
 

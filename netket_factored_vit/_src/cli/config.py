@@ -23,11 +23,14 @@ QUERY_KEY_ATTENTIONS = ("t5", "decoupled")
 """Attentions whose weights depend on the input through queries and keys."""
 SYSTEMS = ("j1j2", "shastry_sutherland")
 """Lattice models."""
-SYMMETRIZATIONS = ("none", "point-group", "point-group+patch")
-"""Projections of the model: none, the point group, or the point group and the shifts
-inside a patch (with the ViT's invariance under whole-patch shifts, every translation)."""
+SYMMETRIZATIONS = ("none", "point-group", "point-group+patch", "rotations", "rotations+patch")
+"""Projections of the model: none, the point group or only its rotations, optionally with
+the shifts inside a patch (with the ViT's invariance under whole-patch shifts, every
+translation)."""
 INITIALIZATIONS = ("lecun", "xavier")
 """Named initialisations of the ViT (``nfv.models.INITIALIZATIONS``)."""
+DTYPES = ("float64", "float32")
+"""Dtypes of the ViT's parameters and arithmetic (``param_dtype``)."""
 NTK_CHOICES = ("auto", "yes", "no")
 """``--use-ntk``: minSR (sample space) when ``yes``, SR when ``no``, the smaller when ``auto``."""
 
@@ -64,8 +67,9 @@ class RunConfig:
     symmetrize: str = setting(
         "auto",
         "model",
-        "project onto the point group (C4v on a square), optionally with the shifts inside "
-        "a patch (then every translation); auto: point-group for j1j2, none for "
+        "project onto the point group (C4v on a square) or only its rotations (C4), "
+        "optionally with the shifts inside a patch (then every translation); auto: "
+        "point-group for j1j2, none for "
         "shastry_sutherland, whose dimers the site-centred point group does not keep",
         choices=("auto", *SYMMETRIZATIONS),
     )
@@ -76,6 +80,13 @@ class RunConfig:
         "initializers of the dense kernels and the positional table "
         "(see nfv.models.INITIALIZATIONS)",
         choices=INITIALIZATIONS,
+    )
+    dtype: str = setting(
+        "float64",
+        "model",
+        "dtype of the ViT's parameters and arithmetic; float32 is faster, and the SR solve "
+        "stays in float64",
+        choices=DTYPES,
     )
     # optimisation
     n_iter: int = setting(

@@ -16,22 +16,23 @@ from netket.jax import logsumexp_cplx
 _TRANSLATIONS = ("patch", "all", "none")
 
 
-def _site_maps_point_group(lx: int, ly: int) -> list:
-    """Coordinate maps of the point group fixing site (0, 0) of the torus."""
-    maps = [
-        lambda x, y: (x, y),
-        lambda x, y: (-x, y),
-        lambda x, y: (x, -y),
-        lambda x, y: (-x, -y),
+def _site_maps_point_group(lx: int, ly: int, *, rotations_only: bool = False) -> list:
+    """Coordinate maps of the point group fixing site (0, 0) of the torus (only its
+    rotations with ``rotations_only``)."""
+    maps = [  # (map, is a rotation)
+        (lambda x, y: (x, y), True),
+        (lambda x, y: (-x, y), False),
+        (lambda x, y: (x, -y), False),
+        (lambda x, y: (-x, -y), True),
     ]
     if lx == ly:
         maps += [
-            lambda x, y: (y, x),
-            lambda x, y: (-y, x),
-            lambda x, y: (y, -x),
-            lambda x, y: (-y, -x),
+            (lambda x, y: (y, x), False),
+            (lambda x, y: (-y, x), True),
+            (lambda x, y: (y, -x), True),
+            (lambda x, y: (-y, -x), False),
         ]
-    return maps
+    return [m for m, rotation in maps if rotation or not rotations_only]
 
 
 def symmetry_permutations(
@@ -40,6 +41,7 @@ def symmetry_permutations(
     patch_size: int = 1,
     translations: str = "patch",
     point_group: bool = True,
+    rotations_only: bool = False,
 ) -> np.ndarray:
     r"""Site permutations of the group summed over by :class:`Symmetrized`.
 
@@ -54,6 +56,8 @@ def symmetry_permutations(
             lattice translation, ``"none"`` for no translation.
         point_group: include C4v (8 operations) on a square lattice, or the 4 operations
             :math:`\{1, m_x, m_y, C_2\}` of a rectangle when ``Lx != Ly``.
+        rotations_only: with ``point_group``, only its rotations: C4 (4 operations) on a
+            square lattice, :math:`\{1, C_2\}` on a rectangle.
 
     Returns:
         An integer array of shape ``(|G|, Lx * Ly)``; row 0 is the identity.
@@ -67,7 +71,11 @@ def symmetry_permutations(
         shifts = [(0, 0)]
     else:
         raise ValueError(f"Unknown translations={translations!r}; allowed: {list(_TRANSLATIONS)}.")
-    points = _site_maps_point_group(lx, ly) if point_group else [lambda x, y: (x, y)]
+    points = (
+        _site_maps_point_group(lx, ly, rotations_only=rotations_only)
+        if point_group
+        else [lambda x, y: (x, y)]
+    )
     x, y = np.divmod(np.arange(lx * ly), ly)
     perms = []
     for p in points:
@@ -109,6 +117,9 @@ class Symmetrized(nn.Module):
     """Translations in the group: ``"patch"`` (shifts inside a patch), ``"all"`` or ``"none"``."""
     point_group: bool = True
     """Include the point group (C4v, or the 4-element group of a rectangle)."""
+    rotations_only: bool = False
+    r"""With ``point_group``, only its rotations (C4 on a square, :math:`\{1, C_2\}` on a
+    rectangle): half the images, and no constraint from the mirrors."""
     spin_flip: bool = False
     r"""Include the global spin flip :math:`\sigma \to -\sigma`."""
     parity: int = 1
@@ -154,6 +165,7 @@ class Symmetrized(nn.Module):
             patch_size=self._patch_size() or 1,
             translations=self.translations,
             point_group=self.point_group,
+            rotations_only=self.rotations_only,
         )
 
     @nn.compact
