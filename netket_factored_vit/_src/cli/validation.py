@@ -51,8 +51,9 @@ def check_config(config: RunConfig, *, ranks: int = 1) -> None:
     if config.system == "shastry_sutherland" and config.symmetrize != "none":
         raise UsageError(
             f"--symmetrize {config.symmetrize} is not a symmetry of the shastry_sutherland "
-            "lattice (the reflections about a site move its dimers onto bonds that are not "
-            "dimers); allowed for this system: --symmetrize none (with or without --spin-flip)"
+            "lattice (the rotations and reflections about a site move its dimers onto bonds that "
+            "are not dimers); allowed for this system: --symmetrize none (with or without "
+            "--spin-flip)"
         )
     if config.time_limit is not None:
         _positive_float(config, "time_limit")
