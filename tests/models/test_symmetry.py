@@ -69,6 +69,12 @@ def test_general_factored_is_not_translation_invariant():
     assert np.max(np.abs(np.asarray(model.apply(params, jnp.asarray(y))) - ref)) > 1e-4
 
 
+def _jitted_projection(sym, params):
+    """``sym.apply`` with the wrapped model's ``params``, jitted."""
+    sym_params = {"params": {"model": params["params"]}}
+    return jax.jit(lambda s: sym.apply(sym_params, s))
+
+
 def _max_change(fn, x, op, shape):
     ref = np.asarray(fn(jnp.asarray(x)))
     out = np.asarray(fn(jnp.asarray(_on_lattice(op, x, shape))))
@@ -83,15 +89,8 @@ def test_symmetrized_square_is_space_group_invariant(attention):
     assert sym.permutations.shape == (32, 16)
     x = _configs(6, shape)
     params = model.init(jax.random.key(0), jnp.asarray(x))
-    sym_params = {"params": {"model": params["params"]}}
-
-    @jax.jit
-    def bare(s):
-        return model.apply(params, s)
-
-    @jax.jit
-    def projected(s):
-        return sym.apply(sym_params, s)
+    bare = jax.jit(lambda s: model.apply(params, s))
+    projected = _jitted_projection(sym, params)
 
     ops = {f"shift-{dx}{dy}": _translation(dx, dy) for dx in range(4) for dy in range(4)}
     ops.update(SQUARE_POINT_GROUP)
@@ -109,11 +108,7 @@ def test_symmetrized_rectangle_and_all_translations():
     assert sym.permutations.shape == (4 * 24, 24)
     x = _configs(4, shape)
     params = model.init(jax.random.key(0), jnp.asarray(x))
-    sym_params = {"params": {"model": params["params"]}}
-
-    @jax.jit
-    def projected(s):
-        return sym.apply(sym_params, s)
+    projected = _jitted_projection(sym, params)
 
     ops = {f"shift-{dx}{dy}": _translation(dx, dy) for dx in range(4) for dy in range(6)}
     ops.update(RECTANGLE_POINT_GROUP)
@@ -137,11 +132,7 @@ def test_symmetrized_rotations_only(shape, rotations, mirrors):
     assert {tuple(p) for p in sym.permutations} <= {tuple(p) for p in full.permutations}
     x = _configs(6, shape)
     params = model.init(jax.random.key(0), jnp.asarray(x))
-    sym_params = {"params": {"model": params["params"]}}
-
-    @jax.jit
-    def projected(s):
-        return sym.apply(sym_params, s)
+    projected = _jitted_projection(sym, params)
 
     ops = {name: SQUARE_POINT_GROUP[name] for name in rotations}
     ops.update({f"shift-{dx}{dy}": _translation(dx, dy) for dx in range(2) for dy in range(2)})
