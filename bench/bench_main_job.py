@@ -4,7 +4,9 @@ Each seed trains ``nfv run --seed S`` into ``runs/main_job/seed<S>`` (continued 
 ``--resume`` if the folder holds an unfinished run; a finished one is only read), then
 the summaries are gathered into ``bench/results/main_job_<tag>.json``: per seed the
 exact relative error of the trained state (a full sum over the Hilbert space, no Monte
-Carlo noise), the median seconds per step and, for the runs made by this invocation,
+Carlo noise), the mean fraction of the samples against Marshall's sign over steps
+40-59 and over the last 10 steps (near zero: the run has locked onto Marshall's sign; see
+``docs/cli.md``), the median seconds per step and, for the runs made by this invocation,
 the wall time of the whole command (start-up and compilation included) and the load
 average when it ended::
 
@@ -82,6 +84,17 @@ def train(seeds: list[int], jobs: int, runs: Path, extra: list[str]) -> dict[int
     return timing
 
 
+def _mean_fraction(out: Path, first: int, stop: int) -> float | None:
+    """Mean logged fraction of the samples against Marshall's sign over steps
+    ``first .. stop - 1``: near zero when the run has locked onto Marshall's sign."""
+    log = json.loads((out / "log.log").read_text())
+    entry = log.get("non_marshall_fraction")
+    if entry is None:
+        return None
+    values = [v for i, v in zip(entry["iters"], entry["value"], strict=True) if first <= i < stop]
+    return sum(values) / len(values) if values else None
+
+
 def gather(seeds: list[int], runs: Path, timing: dict[int, dict]) -> dict:
     """One record per seed from its ``summary.json``, and the worst error over the seeds."""
     records = []
@@ -92,6 +105,10 @@ def gather(seeds: list[int], runs: Path, timing: dict[int, dict]) -> dict:
                 "seed": seed,
                 "exact_relative_error": summary.get("exact_relative_error"),
                 "relative_error": summary["relative_error"],
+                "non_marshall_fraction_steps_40_59": _mean_fraction(runs / f"seed{seed}", 40, 60),
+                "non_marshall_fraction_last_10_steps": _mean_fraction(
+                    runs / f"seed{seed}", summary["steps"] - 10, summary["steps"]
+                ),
                 "steps": summary["n_iter"],
                 "seconds_per_step": summary["seconds_per_step"],
                 "seconds_training": summary["seconds_total"],

@@ -18,9 +18,15 @@ from netket_factored_vit._src.analysis.logs import (
     load_log as load_log,
 )
 from netket_factored_vit._src.analysis.maps import attention_maps as attention_maps
+from netket_factored_vit._src.analysis.marshall import (
+    marshall_signs as marshall_signs,
+    non_marshall_fraction as non_marshall_fraction,
+    non_marshall_weight as non_marshall_weight,
+)
 from netket_factored_vit._src.analysis.plotting import (
     plot_attention as plot_attention,
     plot_energy as plot_energy,
     plot_input_dependence as plot_input_dependence,
+    plot_non_marshall as plot_non_marshall,
 )
 from netket_factored_vit._src.analysis.positional import positional_profile as positional_profile

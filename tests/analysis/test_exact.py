@@ -10,10 +10,9 @@ from flax import linen as nn
 import netket_factored_vit as nfv
 from netket_factored_vit._src.analysis.basis_permutations import (
     BasisIndex,
-    marshall_signs,
     total_spin_squared,
 )
-from netket_factored_vit._src.analysis.exact import _non_marshall_weight, _wrong_sign_weight
+from netket_factored_vit._src.analysis.exact import _wrong_sign_weight
 from netket_factored_vit.models import ViT
 
 
@@ -192,25 +191,6 @@ def test_diagnostics_report_the_wrong_sign_weight(j1j2_diagnostics):
     *_, result = j1j2_diagnostics
     assert result["level_degeneracies"][0] == 1
     assert 0 < result["wrong_sign_weight"] < 1  # an untrained ViT misses many signs
-
-
-def test_non_marshall_weight_is_the_weight_against_marshalls_sign():
-    rng = np.random.default_rng(2)
-    marshall = rng.choice([-1.0, 1.0], size=64)
-    amplitudes = rng.uniform(0.1, 1.0, 64)
-    against = rng.random(64) < 0.2
-    psi = np.exp(-1.2j) * amplitudes * marshall * np.where(against, -1.0, 1.0)
-    expected = np.sum(amplitudes[against] ** 2) / np.sum(amplitudes**2)
-    assert 0 < expected < 0.5
-    assert _non_marshall_weight(psi, marshall) == pytest.approx(expected, rel=1e-12)
-    assert _non_marshall_weight(2j * marshall, marshall) == 0
-
-
-def test_marshall_signs_count_up_spins_on_the_even_sublattice():
-    up_on_a = np.array([[1, -1, -1, 1] + [-1] * 12])  # sites 0 (0,0) and 3 (0,3): A, B
-    assert marshall_signs(up_on_a, (4, 4))[0] == -1
-    assert marshall_signs(np.ones((1, 16)), (4, 4))[0] == 1  # 8 up spins on A
-    assert marshall_signs(np.ones((1, 12)), (4, 3)) is None
 
 
 def test_diagnostics_report_the_weight_against_marshalls_sign(j1j2_diagnostics):

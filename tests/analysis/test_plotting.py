@@ -9,7 +9,10 @@ N_SITES = 16
 ENERGIES = np.array([-4.0, -6.0, -7.5, -8.2, -8.4])
 
 
-def _write_log(prefix, *, energy_per_site=False, input_dependence=False):
+NON_MARSHALL = np.array([0.2, 0.0, 1e-3, 0.0, 4e-3])
+
+
+def _write_log(prefix, *, energy_per_site=False, input_dependence=False, non_marshall=False):
     """A genuine NetKet JsonLog file: five steps of a made-up run."""
     logger = nk.logging.JsonLog(str(prefix), save_params=False)
     for step, energy in enumerate(ENERGIES):
@@ -20,6 +23,8 @@ def _write_log(prefix, *, energy_per_site=False, input_dependence=False):
             data["energy_per_site"] = energy / N_SITES + 1e-3
         if input_dependence and step % 2 == 0:
             data["input_dependence"] = np.full((2, 3), 0.1 * step) + np.arange(3) * 0.01
+        if non_marshall:
+            data["non_marshall_fraction"] = NON_MARSHALL[step]
         logger(step, data)
     logger.flush()
     return prefix.parent / (prefix.name + ".log")
@@ -114,3 +119,19 @@ def test_plot_input_dependence(tmp_path):
     del log["input_dependence"]
     with pytest.raises(ValueError, match="no 'input_dependence' entry"):
         nfv.analysis.plot_input_dependence(log)
+
+
+def test_plot_non_marshall_draws_each_step_and_the_running_mean(tmp_path):
+    log = nfv.analysis.load_log(_write_log(tmp_path / "log", non_marshall=True))
+    figure = nfv.analysis.plot_non_marshall(log, tmp_path / "non_marshall.png")
+    _assert_png(tmp_path / "non_marshall.png")
+    (ax,) = figure.axes
+    steps, mean = ax.lines
+    np.testing.assert_array_equal(steps.get_xdata(), np.arange(5))
+    np.testing.assert_allclose(steps.get_ydata(), [0.2, 1e-5, 1e-3, 1e-5, 4e-3])  # zero: floor
+    # five steps, fewer than the window: one mean over all of them, at the last step
+    np.testing.assert_array_equal(mean.get_xdata(), [4])
+    np.testing.assert_allclose(mean.get_ydata(), [np.mean(NON_MARSHALL)])
+    del log["non_marshall_fraction"]
+    with pytest.raises(ValueError, match="no 'non_marshall_fraction' entry"):
+        nfv.analysis.plot_non_marshall(log)

@@ -27,7 +27,7 @@ def t5_run(tmp_path_factory, tiny):
 def test_a_run_writes_settings_log_checkpoint_summary_and_figures(t5_run):
     for name in ("config.toml", "log.log", "checkpoint", "summary.json"):
         assert (t5_run / name).exists(), name
-    for name in ("energy.png", "input_dependence.png"):
+    for name in ("energy.png", "input_dependence.png", "non_marshall.png"):
         assert (t5_run / name).stat().st_size > 1000, name
     summary = json.loads((t5_run / "summary.json").read_text())
     assert summary["steps"] == 3 and summary["parameters"] == 1112
@@ -44,6 +44,11 @@ def test_a_run_writes_settings_log_checkpoint_summary_and_figures(t5_run):
     assert recorded["iters"] == [0, 2]
     values = np.asarray(recorded["value"])
     assert values.shape == (2, 1, 2) and np.all(values > 0)  # query-key: input dependent
+    # every step, on its samples: an untrained state is far from Marshall's sign
+    against = log["non_marshall_fraction"]
+    assert against["iters"] == [0, 1, 2]
+    assert all(0.05 < value < 0.95 for value in against["value"])
+    assert summary["non_marshall_fraction"] == pytest.approx(np.mean(against["value"]))
 
 
 def test_a_folder_holding_a_run_is_refused(t5_run, tiny, capsys):

@@ -118,17 +118,3 @@ def translation(lattice_shape: tuple[int, int], dx: int = 1, dy: int = 0) -> np.
     lx, ly = lattice_shape
     x, y = np.divmod(np.arange(lx * ly), ly)
     return ((x + dx) % lx) * ly + (y + dy) % ly
-
-
-def marshall_signs(states: np.ndarray, lattice_shape: tuple[int, int]) -> np.ndarray | None:
-    r"""Marshall's sign :math:`(-1)^{N_\uparrow^A(\sigma)}` of each configuration, with
-    :math:`N_\uparrow^A` the up spins on sublattice A (sites with :math:`x + y` even).
-
-    None when a side is odd: the periodic lattice is then not bipartite.
-    """
-    lx, ly = lattice_shape
-    if lx % 2 or ly % 2:
-        return None
-    x, y = np.divmod(np.arange(lx * ly), ly)
-    on_a = (x + y) % 2 == 0
-    return np.where(np.sum(np.asarray(states)[:, on_a] > 0, axis=1) % 2, -1.0, 1.0)

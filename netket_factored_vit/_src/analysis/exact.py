@@ -19,10 +19,10 @@ from netket_factored_vit._src.analysis.basis_permutations import (
     BasisIndex,
     c4_rotation,
     expectation,
-    marshall_signs,
     total_spin_squared,
     translation,
 )
+from netket_factored_vit._src.analysis.marshall import marshall_signs, non_marshall_weight
 from netket_factored_vit._src.systems.references import MAX_EXACT_STATES, hilbert_dimension
 from netket_factored_vit._src.systems.system import LatticeSystem
 
@@ -174,16 +174,6 @@ def _wrong_sign_weight(psi: np.ndarray, ground: np.ndarray) -> float:
     return float(np.sum(np.abs(ground[aligned < 0]) ** 2) / np.sum(np.abs(ground) ** 2))
 
 
-def _non_marshall_weight(psi: np.ndarray, marshall: np.ndarray) -> float:
-    """The weight of ``psi`` where, its global phase aligned with Marshall's sign, it has
-    the other sign (see :func:`exact_diagnostics`)."""
-    weights = np.abs(psi) ** 2
-    aligned_sum = np.sum(marshall * psi * np.abs(psi))
-    phase = aligned_sum / abs(aligned_sum) if abs(aligned_sum) > 0 else 1.0
-    other = (psi / phase).real * marshall < 0
-    return float(np.sum(weights[other]) / np.sum(weights))
-
-
 def exact_diagnostics(
     system: LatticeSystem, model: nn.Module, variables: Any, *, n_states: int = 6
 ) -> dict[str, Any]:
@@ -295,10 +285,10 @@ def exact_diagnostics(
         "wrong_sign_weight": (
             _wrong_sign_weight(psi, eigen_vectors[:, 0].real) if degeneracies[0] == 1 else None
         ),
-        "non_marshall_weight": (None if marshall is None else _non_marshall_weight(psi, marshall)),
+        "non_marshall_weight": (None if marshall is None else non_marshall_weight(psi, marshall)),
         "ground_non_marshall_weight": (
             None
             if marshall is None or degeneracies[0] != 1
-            else _non_marshall_weight(eigen_vectors[:, 0], marshall)
+            else non_marshall_weight(eigen_vectors[:, 0], marshall)
         ),
     }

@@ -222,3 +222,45 @@ def plot_input_dependence(log: Mapping[str, Any], path: str | Path | None = None
     ax.legend(fontsize=8, ncols=max(1, heads))
     _save(figure, path)
     return figure
+
+
+NON_MARSHALL_WINDOW = 10
+"""Steps in the running mean of :func:`plot_non_marshall`."""
+_NON_MARSHALL_FLOOR = 1e-5
+"""Floor of the non-Marshall fraction on the logarithmic axis (no sample against it)."""
+
+
+def plot_non_marshall(log: Mapping[str, Any], path: str | Path | None = None) -> Figure:
+    """The fraction of the samples against Marshall's sign against the step.
+
+    Args:
+        log: a JsonLog dict with the entry ``"non_marshall_fraction"`` (written by
+            ``nfv run`` on lattices with both sides even; see
+            :func:`non_marshall_fraction`).
+        path: where to save the figure as PNG, or None.
+
+    Returns:
+        The matplotlib figure: each step's fraction (dots) and its running mean over
+        :data:`NON_MARSHALL_WINDOW` steps (line), on a logarithmic axis whose floor,
+        1e-5, stands for steps with no sample against Marshall's sign.
+    """
+    if "non_marshall_fraction" not in log:
+        raise ValueError(
+            "The log has no 'non_marshall_fraction' entry (recorded by nfv run on lattices "
+            f"with both sides even); it has {sorted(log)}."
+        )
+    iters, values = history(log, "non_marshall_fraction")
+    window = min(NON_MARSHALL_WINDOW, max(len(values), 1))
+    running = np.convolve(values, np.ones(window) / window, mode="valid")
+    figure = _new_figure(figsize=(6.4, 4.0))
+    ax = figure.subplots()
+    ax.semilogy(iters, np.maximum(values, _NON_MARSHALL_FLOOR), ".", ms=3, alpha=0.4,
+                label="each step")  # fmt: skip
+    ax.semilogy(iters[window - 1 :], np.maximum(running, _NON_MARSHALL_FLOOR), lw=1.5,
+                label=f"mean of {window} steps")  # fmt: skip
+    ax.set_xlabel("step")
+    ax.set_ylabel("fraction of samples against Marshall's sign")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    _save(figure, path)
+    return figure

@@ -12,6 +12,8 @@ ENERGY_FIGURE = "energy.png"
 """Energy per site against the step, with the reference and the relative error."""
 INPUT_DEPENDENCE_FIGURE = "input_dependence.png"
 """Input dependence of the attention against the step (query-key attentions)."""
+NON_MARSHALL_FIGURE = "non_marshall.png"
+"""Fraction of the samples against Marshall's sign against the step."""
 ANALYSIS_FILE = "analysis.json"
 """What ``nfv analyze`` measured."""
 PROFILE_FIGURE = "attention_profile.png"
@@ -56,6 +58,9 @@ def draw_run_figures(out: Path, *, say=print) -> list[Path]:
         if "input_dependence" in log:
             analysis.plot_input_dependence(log, path=out / INPUT_DEPENDENCE_FIGURE)
             drawn.append(out / INPUT_DEPENDENCE_FIGURE)
+        if "non_marshall_fraction" in log:
+            analysis.plot_non_marshall(log, path=out / NON_MARSHALL_FIGURE)
+            drawn.append(out / NON_MARSHALL_FIGURE)
     if (out / ANALYSIS_FILE).exists():
         drawn += draw_analysis_figures(out, say=say)
     return drawn

@@ -31,3 +31,31 @@ class InputDependenceRecorder:
             analysis.input_dependence(self.model, state.variables, sigma)
         )
         return True
+
+
+class NonMarshallRecorder:
+    r"""A NetKet callback that logs ``non_marshall_fraction``: the fraction of the step's
+    samples whose sign, the global phase aligned, is against Marshall's sign rule (see
+    :func:`netket_factored_vit.analysis.non_marshall_fraction`).
+
+    A run of the frustrated J1-J2 model whose fraction stays near zero has locked onto
+    Marshall's sign, a real state that SR leaves only slowly. It runs before the
+    parameter update, on the step's samples (rank 0's under MPI), so it draws no
+    samples of its own and leaves the trajectory unchanged. It measures the state's own
+    model, so during a pretraining the bare ViT.
+    """
+
+    def __init__(self, lattice_shape: tuple[int, int], *, is_root: bool = True):
+        self.lattice_shape = tuple(lattice_shape)
+        self.is_root = is_root
+
+    def __call__(self, step, log_data, driver) -> bool:
+        if not self.is_root:
+            return True
+        from netket_factored_vit import analysis
+
+        state = driver.state
+        log_data["non_marshall_fraction"] = analysis.non_marshall_fraction(
+            state.model, state.variables, state.samples, self.lattice_shape
+        )
+        return True

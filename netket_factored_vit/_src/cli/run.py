@@ -170,7 +170,10 @@ def execute(
     import netket as nk
 
     from netket_factored_vit._src.cli.figures import draw_run_figures
-    from netket_factored_vit._src.cli.recording import InputDependenceRecorder
+    from netket_factored_vit._src.cli.recording import (
+        InputDependenceRecorder,
+        NonMarshallRecorder,
+    )
 
     try:
         system = build.build_system(config)
@@ -188,6 +191,8 @@ def execute(
                 is_root=ranks.is_root,
             )
         )
+    if all(side % 2 == 0 for side in config.lattice_shape):
+        callbacks.append(NonMarshallRecorder(config.lattice_shape, is_root=ranks.is_root))
     time_limit = None if config.time_limit is None else TimeLimit(config.time_limit)
     if time_limit is not None:
         callbacks.append(time_limit)
@@ -280,6 +285,7 @@ def execute(
         "energy_per_site_error",
         "relative_error",
         "exact_relative_error",
+        "non_marshall_fraction",
         "v_score",
         "seconds_per_step",
     ):
@@ -319,6 +325,28 @@ def _seconds_per_step(out: Path) -> float | None:
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
     return float(np.median(np.asarray(times, dtype=float))) if len(times) else None
+
+
+NON_MARSHALL_SUMMARY_STEPS = 10
+"""The summary's ``non_marshall_fraction`` is the mean over this many last logged steps."""
+
+
+def _mean_non_marshall_fraction(out: Path) -> float | None:
+    """The mean logged ``non_marshall_fraction`` of the last
+    :data:`NON_MARSHALL_SUMMARY_STEPS` steps (near zero: the state has locked onto
+    Marshall's sign), or None when the log has none."""
+    import numpy as np
+
+    import netket_factored_vit as nfv
+
+    try:
+        log = nfv.analysis.load_log(out / LOG_PREFIX)
+        values = log["non_marshall_fraction"]["value"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    if not len(values):
+        return None
+    return float(np.mean(np.asarray(values, dtype=float)[-NON_MARSHALL_SUMMARY_STEPS:]))
 
 
 def _device_name() -> str:
@@ -366,6 +394,9 @@ def _summary(config, system, vit, driver, out: Path, *, seconds: float) -> dict:
     if reference is not None:
         summary["reference_energy_per_site"] = reference
         summary["relative_error"] = abs(mean / n - reference) / abs(reference)
+    fraction = _mean_non_marshall_fraction(out)
+    if fraction is not None:
+        summary["non_marshall_fraction"] = fraction
     if hilbert_dimension(system) <= EXACT_SUMMARY_STATES:
         # small lattices: the energy of the trained state without Monte Carlo noise
         exact = nfv.analysis.variational_energy(system, driver.state.model, driver.state.variables)
