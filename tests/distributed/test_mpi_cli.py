@@ -20,7 +20,10 @@ def test_cli_on_two_ranks_writes_and_prints_once(mpirun, tmp_path):
     for seed in (0, 1000):
         log = json.loads((run / "starts" / f"seed{seed}" / "log.log").read_text())
         assert log["Energy"]["iters"] == [0]
-    # Only rank 0's files: settings, log, checkpoint (and its predecessor), summary, figure.
+    # rank 0 records the fraction against Marshall's sign at every step, once
+    against = json.loads((run / "log.log").read_text())["non_marshall_fraction"]
+    assert against["iters"] == [0, 1, 2] and all(0 <= v <= 1 for v in against["value"])
+    # Only rank 0's files: settings, log, checkpoint (and its predecessor), summary, figures.
     assert {p.name for p in run.iterdir()} <= {
         "starts",
         "config.toml",
@@ -29,5 +32,6 @@ def test_cli_on_two_ranks_writes_and_prints_once(mpirun, tmp_path):
         "checkpoint.prev",
         "summary.json",
         "energy.png",
+        "non_marshall.png",
     }
     assert (run / "energy.png").stat().st_size > 1000
