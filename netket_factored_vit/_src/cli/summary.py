@@ -13,17 +13,24 @@ EXACT_SUMMARY_STATES = 2**17
 sum over the Hilbert space: 12,870 states on 4x4 with Sz = 0)."""
 
 
-def _seconds_per_step(out: Path) -> float | None:
+def _read_log(out: Path) -> dict | None:
+    """The run's JsonLog as a dict, or None when it is missing or unreadable."""
+    import netket_factored_vit as nfv
+
+    try:
+        return nfv.analysis.load_log(out / LOG_PREFIX)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _seconds_per_step(log: dict | None) -> float | None:
     """The median time of the logged steps (sampling to update, without compilation
     outliers, checkpoints or logging), or None without a log."""
     import numpy as np
 
-    import netket_factored_vit as nfv
-
     try:
-        log = nfv.analysis.load_log(out / LOG_PREFIX)
         times = log["timing"]["total"]["value"]
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
     return float(np.median(np.asarray(times, dtype=float))) if len(times) else None
 
@@ -32,22 +39,19 @@ NON_MARSHALL_SUMMARY_STEPS = 10
 """The summary's ``non_marshall_fraction`` is the mean over this many last logged steps."""
 
 
-def _mean_non_marshall_fraction(out: Path) -> float | None:
+def _mean_non_marshall_fraction(log: dict | None) -> float | None:
     """The mean logged ``non_marshall_fraction`` of the last
     :data:`NON_MARSHALL_SUMMARY_STEPS` steps (near zero: the state has locked onto
     Marshall's sign), or None when the log has none."""
     import numpy as np
 
-    import netket_factored_vit as nfv
+    from netket_factored_vit._src.analysis.logs import history
 
     try:
-        log = nfv.analysis.load_log(out / LOG_PREFIX)
-        values = log["non_marshall_fraction"]["value"]
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        _, values = history(log, "non_marshall_fraction")
+    except (KeyError, TypeError):  # no log, or none recorded (a lattice with an odd side)
         return None
-    if not len(values):
-        return None
-    return float(np.mean(np.asarray(values, dtype=float)[-NON_MARSHALL_SUMMARY_STEPS:]))
+    return float(np.mean(values[-NON_MARSHALL_SUMMARY_STEPS:])) if len(values) else None
 
 
 def _device_name() -> str:
@@ -74,6 +78,7 @@ def run_summary(config, system, vit, driver, out: Path, *, seconds: float) -> di
             previous = float(json.loads((out / SUMMARY_FILE).read_text()).get("seconds_total", 0))
         except (ValueError, TypeError):
             previous = 0.0
+    log = _read_log(out)
     summary = {
         "system": system.name,
         "attention": config.attention,
@@ -89,7 +94,7 @@ def run_summary(config, system, vit, driver, out: Path, *, seconds: float) -> di
         "n_iter": config.n_iter,
         "finished": driver.step_count >= config.n_iter,
         "seconds": seconds,
-        "seconds_per_step": _seconds_per_step(out),
+        "seconds_per_step": _seconds_per_step(log),
         "seconds_total": previous + seconds,
         "device": _device_name(),
     }
@@ -97,7 +102,7 @@ def run_summary(config, system, vit, driver, out: Path, *, seconds: float) -> di
     if reference is not None:
         summary["reference_energy_per_site"] = reference
         summary["relative_error"] = abs(mean / n - reference) / abs(reference)
-    fraction = _mean_non_marshall_fraction(out)
+    fraction = _mean_non_marshall_fraction(log)
     if fraction is not None:
         summary["non_marshall_fraction"] = fraction
     if hilbert_dimension(system) <= EXACT_SUMMARY_STATES:
