@@ -25,5 +25,6 @@ from netket_factored_vit import (
     driver as driver,
     models as models,
     systems as systems,
+    vqs as vqs,
 )
 from netket_factored_vit._version import __version__ as __version__

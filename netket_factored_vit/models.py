@@ -21,4 +21,5 @@ from netket_factored_vit._src.models.symmetrize import (
     Symmetrized as Symmetrized,
     symmetry_permutations as symmetry_permutations,
 )
+from netket_factored_vit._src.models.symmetry_group import SymmetryGroup as SymmetryGroup
 from netket_factored_vit._src.models.vit import EncoderBlock as EncoderBlock, ViT as ViT

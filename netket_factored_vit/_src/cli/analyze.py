@@ -80,6 +80,7 @@ def analyze_command(args: argparse.Namespace, say) -> int:
     )
     vstate = build.build_state(
         config.replace(
+            exact=False,  # analyze samples, whatever the run did
             n_samples=args.n_samples + (-args.n_samples) % chains,
             n_chains=chains,
             seed=args.seed,

@@ -60,8 +60,16 @@ def samples_per_rank(config: RunConfig, ranks: int) -> int:
 
 
 def build_state(config: RunConfig, system, model, *, ranks: int):
-    """The Monte Carlo state: ``n_samples / ranks`` samples on each rank."""
+    """The Monte Carlo state: ``n_samples / ranks`` samples on each rank; with
+    ``--exact``, the exact sum over the orbits of the model's symmetry group."""
     import netket as nk
+
+    import netket_factored_vit as nfv
+
+    if config.exact:
+        return nfv.vqs.OrbitSumState(
+            system.hilbert, model, seed=config.seed, chunk_size=config.chunk_size
+        )
 
     sampler = nk.sampler.MetropolisExchange(
         system.hilbert, graph=system.graph, n_chains=config.n_chains, sweep_size=system.n_sites

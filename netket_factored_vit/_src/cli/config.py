@@ -117,6 +117,12 @@ class RunConfig:
         "steps after the pretraining over which the diag shift and the learning rate decay "
         "(default: those left of the first run's --n-iter; held at their final values beyond)",
     )
+    exact: bool = setting(
+        False,
+        "optimisation",
+        "sum exactly over the orbits of the model's symmetry group instead of sampling "
+        "(nfv.vqs.OrbitSumState; lattices up to 4x6; --n-samples and --n-chains unused)",
+    )
     n_samples: int = setting(512, "optimisation", "samples per step, all MPI ranks together")
     n_chains: int = setting(16, "optimisation", "Markov chains (per rank)")
     lr: float = setting(

@@ -5,6 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 
+def step_configurations(state, n_samples: int, step: int) -> np.ndarray:
+    """The step's samples (the first ``n_samples``), or, for an exact state without
+    samples, ``n_samples`` representatives drawn with their orbit probabilities (seeded
+    by the step, so the run stays deterministic)."""
+    from netket_factored_vit.vqs import OrbitSumState
+
+    if isinstance(state, OrbitSumState):
+        p = np.asarray(state.orbit_probabilities(), dtype=np.float64)
+        rng = np.random.default_rng(step)
+        picks = rng.choice(len(p), size=n_samples, p=p / p.sum())
+        return np.asarray(state.representatives)[picks]
+    return np.asarray(state.samples).reshape(-1, state.hilbert.size)[:n_samples]
+
+
 class InputDependenceRecorder:
     r"""A NetKet callback that logs ``input_dependence``, an array of shape
     ``(num_layers, num_heads)`` (see :func:`netket_factored_vit.analysis.input_dependence`),
@@ -24,7 +38,7 @@ class InputDependenceRecorder:
         if not self.is_root or step % self.every:
             return True
         state = driver.state
-        sigma = np.asarray(state.samples).reshape(-1, state.hilbert.size)[: self.n_samples]
+        sigma = step_configurations(state, self.n_samples, step)
         from netket_factored_vit import analysis
 
         log_data["input_dependence"] = np.asarray(
@@ -42,19 +56,32 @@ class NonMarshallRecorder:
     Marshall's sign, a real state that SR leaves only slowly. It runs before the
     parameter update, on the step's samples (rank 0's under MPI), so it draws no
     samples of its own and leaves the trajectory unchanged. It measures the state's own
-    model, so during a pretraining the bare ViT.
+    model, so during a pretraining the bare ViT. On an exact state
+    (:class:`~netket.vqs.FullSumState`, :class:`~netket_factored_vit.vqs.OrbitSumState`)
+    it logs the exact weight against Marshall's sign instead
+    (:func:`~netket_factored_vit.analysis.non_marshall_weight`).
     """
 
     def __init__(self, lattice_shape: tuple[int, int], *, is_root: bool = True):
         self.lattice_shape = tuple(lattice_shape)
         self.is_root = is_root
+        self._marshall = None
 
     def __call__(self, step, log_data, driver) -> bool:
         if not self.is_root:
             return True
+        from netket.vqs import FullSumState
+
         from netket_factored_vit import analysis
 
         state = driver.state
+        if isinstance(state, FullSumState):
+            if self._marshall is None:
+                states = np.asarray(state.hilbert.all_states())
+                self._marshall = analysis.marshall_signs(states, self.lattice_shape)
+            psi = np.asarray(state.to_array())
+            log_data["non_marshall_fraction"] = analysis.non_marshall_weight(psi, self._marshall)
+            return True
         log_data["non_marshall_fraction"] = analysis.non_marshall_fraction(
             state.model, state.variables, state.samples, self.lattice_shape
         )

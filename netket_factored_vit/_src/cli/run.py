@@ -154,10 +154,17 @@ def prepare_folder(out: Path, config: RunConfig, *, mode: str, ranks: Ranks, say
 
 def check_memory(config: RunConfig, ranks: int) -> int:
     """Refuse a step larger than the available memory (before building anything but the
-    model's description); return the estimate in bytes."""
+    model's description); return the estimate in bytes. An exact run has at least one
+    row per ``|G|`` basis states (its orbits under the model's group ``G``)."""
+    from netket_factored_vit._src.systems.references import hilbert_dimension
+
     vit = build.build_vit(config)
     use_ntk = {"auto": None, "yes": True, "no": False}[config.use_ntk]
-    return check_step_memory(vit.num_parameters, config.n_samples, ranks=ranks, use_ntk=use_ntk)
+    rows = config.n_samples
+    if config.exact:
+        group = build.wrap_symmetrized(config, vit).symmetry_group
+        rows = -(-hilbert_dimension(build.build_system(config)) // len(group))
+    return check_step_memory(vit.num_parameters, rows, ranks=ranks, use_ntk=use_ntk)
 
 
 def execute(
@@ -248,8 +255,8 @@ def execute(
     say(
         f"{system.name}: {vit.num_parameters:,} parameters ({config.attention} attention"
         f"{'' if config.symmetrize == 'none' else ', ' + config.symmetrize}"
-        f"{', spin flip' if config.spin_flip else ''}{pretrain}), {config.n_samples} samples "
-        f"on {ranks.size} rank(s), {'minSR' if driver.use_ntk else 'SR'}, starting at step "
+        f"{', spin flip' if config.spin_flip else ''}{pretrain}), {_sum_or_samples(config, driver)}"
+        f" on {ranks.size} rank(s), {'minSR' if driver.use_ntk else 'SR'}, starting at step "
         f"{start}",
         flush=True,
     )
@@ -289,6 +296,17 @@ def execute(
         if key in summary:
             say(f"  {key:24s} {summary[key]}")
     return summary
+
+
+def _sum_or_samples(config: RunConfig, driver) -> str:
+    """``512 samples``, or for an exact run the orbits it sums over."""
+    if not config.exact:
+        return f"{config.n_samples} samples"
+    state = driver.state
+    return (
+        f"exact sum over {state.n_orbits:,} orbits of {state.hilbert.n_states:,} states "
+        f"({len(state.symmetry_group)} symmetries)"
+    )
 
 
 def train_in_folder(

@@ -66,7 +66,8 @@ def run_summary(config, system, vit, driver, out: Path, *, seconds: float) -> di
     """What ``summary.json`` holds after a run of ``config`` in ``out``: the energy of the
     final samples over every rank, the relative errors, the V-score, the mean
     ``non_marshall_fraction`` of the last logged steps, the timing, and on small lattices
-    the exact energy of the trained state."""
+    the exact energy of the trained state. An exact run (``--exact``) records its number
+    of orbits in place of ``n_samples``, and its energy is exact."""
     import netket_factored_vit as nfv
 
     energy = driver.estimate(system.hamiltonian)  # over the samples of all ranks
@@ -86,7 +87,11 @@ def run_summary(config, system, vit, driver, out: Path, *, seconds: float) -> di
         "spin_flip": config.spin_flip,
         "parameters": vit.num_parameters,
         "steps": driver.step_count,
-        "n_samples": config.n_samples,
+        **(
+            {"exact": True, "n_orbits": driver.state.n_orbits}
+            if config.exact
+            else {"n_samples": config.n_samples}
+        ),
         "energy_per_site": mean / n,
         "energy_per_site_error": float(energy.error_of_mean) / n,
         "energy_variance": float(energy.variance),
@@ -105,7 +110,11 @@ def run_summary(config, system, vit, driver, out: Path, *, seconds: float) -> di
     fraction = _mean_non_marshall_fraction(log)
     if fraction is not None:
         summary["non_marshall_fraction"] = fraction
-    if hilbert_dimension(system) <= EXACT_SUMMARY_STATES:
+    if config.exact:
+        summary["exact_energy_per_site"] = summary["energy_per_site"]
+        if reference is not None:
+            summary["exact_relative_error"] = summary["relative_error"]
+    elif hilbert_dimension(system) <= EXACT_SUMMARY_STATES:
         # small lattices: the energy of the trained state without Monte Carlo noise
         exact = nfv.analysis.variational_energy(system, driver.state.model, driver.state.variables)
         summary["exact_energy_per_site"] = exact["energy_per_site"]

@@ -74,10 +74,34 @@ def check_config(config: RunConfig, *, ranks: int = 1) -> None:
             )
     _check_lattice(config)
     _check_model(config)
-    if config.n_samples % (ranks * config.n_chains):
+    if config.exact:
+        _check_exact(config, ranks)
+    elif config.n_samples % (ranks * config.n_chains):
         raise UsageError(
             f"--n-samples ({config.n_samples}) must be a multiple of the {ranks} rank(s) times "
             f"--n-chains ({config.n_chains}), e.g. {ranks * config.n_chains * 32}"
+        )
+
+
+def _check_exact(config: RunConfig, ranks: int) -> None:
+    """``--exact``: one process, and a Hilbert space the orbit sum accepts."""
+    from netket_factored_vit._src.systems.references import hilbert_dimension
+    from netket_factored_vit._src.vqs.orbit_sum_state import MAX_ORBIT_SUM_STATES
+
+    if ranks > 1:
+        raise UsageError(
+            f"--exact runs on one process (an exact sum is not split over ranks), got {ranks} "
+            "ranks; start it without mpirun"
+        )
+    from netket_factored_vit._src.cli.build import build_system
+
+    dimension = hilbert_dimension(build_system(config))
+    if dimension > MAX_ORBIT_SUM_STATES:
+        lx, ly = config.lattice_shape
+        raise UsageError(
+            f"--exact on {lx}x{ly}: the Hilbert space has {dimension:,} basis states, more "
+            f"than the {MAX_ORBIT_SUM_STATES:,} an exact run accepts (4x6 with Sz = 0 is the "
+            "largest lattice); drop --exact to sample"
         )
 
 

@@ -18,11 +18,15 @@ from netket.vqs import FullSumState
 
 from netket_factored_vit._src.distributed.collectives import Collectives
 from netket_factored_vit._src.driver.sr_solves import centre_and_scale
+from netket_factored_vit._src.vqs.orbit_sum_state import OrbitSumState
 
 
 def samples_and_weights(state):
     """This rank's samples, flat, and their weights (None for Monte Carlo samples;
-    :math:`|\\psi|^2` for a :class:`~netket.vqs.FullSumState`)."""
+    :math:`|\\psi|^2` for a :class:`~netket.vqs.FullSumState`; the orbit probabilities
+    of the representatives for an :class:`~netket_factored_vit.vqs.OrbitSumState`)."""
+    if isinstance(state, OrbitSumState):
+        return state.representatives, state.orbit_probabilities()
     if isinstance(state, FullSumState):
         return state.hilbert.all_states(), state.probability_distribution()
     samples = state.samples
@@ -40,6 +44,8 @@ def local_estimators_and_stats(state, operator, collectives: Collectives):
 
 def local_energies(state, hamiltonian, collectives: Collectives):
     """Local energies of this rank's samples (flat) and the energy statistics."""
+    if isinstance(state, OrbitSumState):
+        return state.local_estimators_and_stats(hamiltonian)
     if isinstance(state, FullSumState):
         psi = state.to_array()
         h_psi = to_sparse_cached(hamiltonian) @ psi

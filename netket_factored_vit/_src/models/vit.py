@@ -13,6 +13,7 @@ Architecture:
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import linen as nn
 from netket.nn import log_cosh
 from netket.utils.types import DType, NNInitFunc
@@ -24,6 +25,7 @@ from netket_factored_vit._src.models.attention import (
     default_positional_init,
     resolve_attention,
 )
+from netket_factored_vit._src.models.symmetry_group import SymmetryGroup
 
 
 def extract_patches(x: jax.Array, lattice_shape: tuple[int, int], patch_size: int) -> jax.Array:
@@ -198,6 +200,22 @@ class ViT(nn.Module):
             d_model=d, num_heads=self.num_heads, num_tokens=self.num_tokens
         )
         return embedding + head + self.num_layers * (norms + mlp + attention)
+
+    @property
+    def symmetry_group(self) -> SymmetryGroup:
+        r"""The translations by whole patches, under which the ViT is exactly invariant when
+        its attention is translation-invariant (the default); the identity alone for the
+        general positional table."""
+        if not resolve_attention(self.attention).translation_invariant:
+            return SymmetryGroup.trivial(self.n_sites)
+        lx, ly = self.lattice_shape
+        b = self.patch_size
+        x, y = np.divmod(np.arange(lx * ly), ly)
+        generators = [
+            (((x + dx) % lx) * ly + (y + dy) % ly, False, f"shift by ({dx}, {dy})")
+            for dx, dy in ((b, 0), (0, b))
+        ]
+        return SymmetryGroup.generated_by(self.n_sites, generators)
 
     def _layer_attention(self) -> AttentionBase:
         # a fresh, unbound copy per layer: a user-passed instance must not share
