@@ -17,8 +17,9 @@ REPO = Path(__file__).parents[2]
 
 
 @pytest.mark.slow
-def test_kill_then_resume_equals_an_uninterrupted_run(tmp_path, tiny):
-    args = [*tiny, "--n-iter", "6", "--checkpoint-every", "2"]
+@pytest.mark.parametrize("exact", [False, True], ids=["monte-carlo", "exact"])
+def test_kill_then_resume_equals_an_uninterrupted_run(tmp_path, tiny, exact):
+    args = [*tiny, "--n-iter", "6", "--checkpoint-every", "2", *(["--exact"] if exact else [])]
     killed = tmp_path / "killed"
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))

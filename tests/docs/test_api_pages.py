@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 API = Path(__file__).resolve().parents[2] / "docs" / "api"
-MODULES = ("models", "driver", "systems", "distributed", "analysis")
+MODULES = ("models", "driver", "systems", "distributed", "vqs", "analysis")
 
 
 def public_names(module) -> list[str]:

@@ -13,6 +13,7 @@ C4v-projected ViT on the 4x4 :math:`S^z = 0` sector.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -33,6 +34,20 @@ accepts by default: 4x6 with :math:`S^z = 0` (2,704,156 states) fits, 6x6 does n
 
 _INVARIANCE_SAMPLES = 16
 """Random configurations on which the model's invariance is checked."""
+
+
+def basis_size(hilbert) -> int:
+    """The number of basis states of ``hilbert``, also for spaces too large for NetKet to
+    index (a spin-1/2 space, with or without a fixed magnetisation)."""
+    if hilbert.is_indexable:
+        return int(hilbert.n_states)
+    n = hilbert.size
+    if not hilbert.constrained:
+        return math.prod(int(k) for k in hilbert.shape)
+    total = getattr(hilbert.constraint, "sum_value", None)  # sum of the +-1 spins
+    if total is not None and sorted(np.asarray(hilbert.local_states).tolist()) == [-1, 1]:
+        return math.comb(n, int(round((n + total) / 2)))
+    raise ValueError(f"{hilbert} is too large to be indexed, and so to be summed over.")
 
 
 class OrbitSumState(FullSumState):
@@ -94,7 +109,7 @@ class OrbitSumState(FullSumState):
     ):
         if not getattr(hilbert, "is_finite", False):
             raise ValueError(f"OrbitSumState needs a finite discrete Hilbert space, got {hilbert}.")
-        n_states = int(hilbert.n_states)
+        n_states = basis_size(hilbert)
         if n_states > max_states:
             raise ValueError(
                 f"The Hilbert space has {n_states:,} basis states, more than the limit of "
