@@ -93,7 +93,9 @@ def test_orbit_counts_of_larger_groups(system, projection, orbits):
     # the representatives' images cover the whole basis exactly once per orbit
     group = state.symmetry_group
     images = {
-        tuple(group.apply(r, k)) for r in np.asarray(state.representatives) for k in range(len(group))
+        tuple(group.apply(r, k))
+        for r in np.asarray(state.representatives)
+        for k in range(len(group))
     }
     assert len(images) == system.hilbert.n_states
 
@@ -137,8 +139,9 @@ def test_shastry_sutherland_with_a_group_the_dimers_break():
     orbit_op = state.orbit_operator(system.hamiltonian)
     assert 1 < len(orbit_op.cosets) < len(state.symmetry_group)
     full = nk.vqs.FullSumState(system.hilbert, model, variables=state.variables)
-    (e1, g1), (e2, g2) = state.expect_and_grad(system.hamiltonian), full.expect_and_grad(
-        system.hamiltonian
+    (e1, g1), (e2, g2) = (
+        state.expect_and_grad(system.hamiltonian),
+        full.expect_and_grad(system.hamiltonian),
     )
     assert abs(e1.mean - e2.mean) <= TOLERANCE * abs(e2.mean)
     _close(_flat(g1), _flat(g2))

@@ -76,13 +76,37 @@ class NonMarshallRecorder:
 
         state = driver.state
         if isinstance(state, FullSumState):
-            if self._marshall is None:
-                states = np.asarray(state.hilbert.all_states())
-                self._marshall = analysis.marshall_signs(states, self.lattice_shape)
-            psi = np.asarray(state.to_array())
-            log_data["non_marshall_fraction"] = analysis.non_marshall_weight(psi, self._marshall)
+            psi, marshall = self._exact_amplitudes(state)
+            log_data["non_marshall_fraction"] = analysis.non_marshall_weight(psi, marshall)
             return True
         log_data["non_marshall_fraction"] = analysis.non_marshall_fraction(
             state.model, state.variables, state.samples, self.lattice_shape
         )
         return True
+
+    def _exact_amplitudes(self, state):
+        r"""Amplitudes and Marshall's signs of an exact state: on the orbits of an
+        :class:`~netket_factored_vit.vqs.OrbitSumState` (amplitude :math:`\sqrt{p_r}` with
+        the phase of :math:`\psi(r)`) when Marshall's sign is the same on every element of
+        each orbit, else on the whole basis."""
+        from netket_factored_vit import analysis
+        from netket_factored_vit.vqs import OrbitSumState
+
+        if self._marshall is None:
+            if isinstance(state, OrbitSumState):
+                group, reps = state.symmetry_group, np.asarray(state.representatives)
+                signs = [
+                    analysis.marshall_signs(group.apply(reps, k), self.lattice_shape)
+                    for k in range(len(group))
+                ]
+                if all(np.array_equal(s, signs[0]) for s in signs):
+                    self._marshall = ("orbits", signs[0])
+            if self._marshall is None:
+                states = np.asarray(state.hilbert.all_states())
+                self._marshall = ("basis", analysis.marshall_signs(states, self.lattice_shape))
+        where, marshall = self._marshall
+        if where == "orbits":
+            p = np.asarray(state.orbit_probabilities())
+            phases = np.exp(1j * np.asarray(state.log_representatives()).imag)
+            return np.sqrt(p) * phases, marshall
+        return np.asarray(state.to_array()), marshall

@@ -26,7 +26,7 @@ from netket.stats import Stats
 from netket.vqs import FullSumState
 
 from netket_factored_vit._src.models.symmetry_group import SymmetryGroup
-from netket_factored_vit._src.vqs.orbits import OrbitOperator, Orbits, state_codes
+from netket_factored_vit._src.vqs.orbits import OrbitOperator, Orbits, basis_codes, state_codes
 
 MAX_ORBIT_SUM_STATES = 2**22
 """The largest Hilbert space (basis states, before the orbits) an :class:`OrbitSumState`
@@ -130,12 +130,10 @@ class OrbitSumState(FullSumState):
                 f"has {hilbert.size}."
             )
         super().__init__(hilbert, model, **kwargs)
-        self._orbits = Orbits(np.asarray(self._all_states), symmetry_group)
+        self._orbits = Orbits(basis_codes(hilbert), symmetry_group)
         self._representatives = jnp.asarray(self._orbits.representatives)
         self._log_sizes = jnp.asarray(np.log(self._orbits.sizes.astype(np.float64)))
-        self._orbit_of_state = jnp.asarray(
-            self._orbits.orbit_index(state_codes(np.asarray(self._all_states)))
-        )
+        self._orbit_of_state = None  # of hilbert.all_states(), built by to_array
         self._operators: dict[int, tuple[Any, OrbitOperator]] = {}
         self._log_psi = None
         self.check_invariance()
@@ -220,6 +218,9 @@ class OrbitSumState(FullSumState):
         log_psi = self.log_representatives()
         if normalize:
             log_psi = log_psi - jnp.max(log_psi.real)
+        if self._orbit_of_state is None:
+            states = np.asarray(self._all_states)
+            self._orbit_of_state = jnp.asarray(self._orbits.orbit_index(state_codes(states)))
         psi = jnp.exp(log_psi)[self._orbit_of_state]
         if not normalize:
             return psi

@@ -46,6 +46,39 @@ def decode(codes: np.ndarray, n_sites: int, dtype=np.float64) -> np.ndarray:
     return (2 * bits - 1).astype(dtype)
 
 
+_ENUMERATED_SITES = 26
+"""Spin-1/2 spaces of up to this many sites are enumerated by their codes here (NetKet's
+``all_states`` of a constrained space is slow for millions of states)."""
+
+
+def basis_codes(hilbert) -> np.ndarray:
+    r"""The codes of every basis state of ``hilbert``, ascending.
+
+    A spin-1/2 space (local states :math:`\pm 1`), unconstrained or with a fixed
+    magnetisation, is enumerated directly; any other finite space through
+    ``hilbert.all_states()``.
+    """
+    n = hilbert.size
+    spin_half = sorted(np.asarray(hilbert.local_states).tolist()) == [-1, 1]
+    total = getattr(hilbert.constraint, "sum_value", None) if hilbert.constrained else None
+    if spin_half and n <= _ENUMERATED_SITES and (not hilbert.constrained or total is not None):
+        codes = np.arange(2**n, dtype=np.int64)
+        if hilbert.constrained:
+            n_up = int(round((n + total) / 2))
+            codes = codes[popcount(codes) == n_up]
+        return codes
+    return np.sort(state_codes(np.asarray(hilbert.all_states())))
+
+
+def popcount(codes: np.ndarray) -> np.ndarray:
+    """The number of set bits of each (non-negative) integer code."""
+    c = codes.astype(np.uint64)
+    c = c - ((c >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    c = (c & np.uint64(0x3333333333333333)) + ((c >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    c = (c + (c >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return ((c * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
+
+
 def transformed_codes(codes: np.ndarray, group: SymmetryGroup, k: int) -> np.ndarray:
     """The codes of element ``k`` of ``group`` applied to the configurations ``codes``."""
     out = np.zeros_like(codes)
@@ -64,24 +97,21 @@ class Orbits:
     :meth:`orbit_index`, the orbit of any basis configuration.
     """
 
-    def __init__(self, states: np.ndarray, group: SymmetryGroup):
+    def __init__(self, codes: np.ndarray, group: SymmetryGroup, dtype=np.int8):
         """Args:
-        states: every basis state of the space, shape ``(D, N)``.
+        codes: the codes of every basis state of the space (:func:`basis_codes`).
         group: a group that maps the basis onto itself.
+        dtype: dtype of the representatives' configurations.
 
         Raises:
             ValueError: an element of the group maps a basis state out of the basis (a
                 spin flip of a space with :math:`S^z \\neq 0`, say); the message names it.
         """
-        states = np.asarray(states)
-        if states.shape[1] != group.n_sites or states.shape[1] > 62:
-            raise ValueError(
-                f"Orbits need configurations of the group's {group.n_sites} sites (at most "
-                f"62), got shape {states.shape}."
-            )
+        if group.n_sites > 62:
+            raise ValueError(f"Orbits encode at most 62 sites, got {group.n_sites}.")
         self.group = group
-        self.n_sites = states.shape[1]
-        codes = state_codes(states)
+        self.n_sites = group.n_sites
+        codes = np.asarray(codes, dtype=np.int64)
         self._sorted_codes = np.sort(codes)
         canonical = codes
         for k in range(1, len(group)):
@@ -99,7 +129,7 @@ class Orbits:
             canonical, return_inverse=True, return_counts=True
         )
         self._orbit_of_sorted = orbit_of[np.argsort(codes)]
-        self.representatives = decode(self.representative_codes, self.n_sites, states.dtype)
+        self.representatives = decode(self.representative_codes, self.n_sites, dtype)
         self.n_states = int(len(codes))
 
     def __len__(self) -> int:
