@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from netket_factored_vit._src.cli.errors import UsageError
+from netket_factored_vit._src.driver.temporaries import atomic_write
 
 CONFIG_FILE = "config.toml"
 """The resolved settings of the run in a folder."""
@@ -98,13 +99,10 @@ def _jsonable(value: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically (a reader never sees half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(data), indent=2) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(_jsonable(data), indent=2) + "\n")
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    """Write ``text`` atomically, through a temporary file of this process's own."""
+    with atomic_write(path) as fh:
+        fh.write(text.encode())

@@ -6,11 +6,13 @@ to (model, Hilbert space, Hamiltonian, sampler, number of parameters and
 samples); :func:`validate_header` compares it with the driver that loads it
 and names every field that differs.
 
-Writes go to a temporary file in the same directory, are flushed to disk and
-then moved over the old checkpoint with :func:`os.replace`, which is atomic on
-POSIX file systems: a crash mid-write leaves the previous checkpoint intact
-(the next write removes the temporary file it left). The previous checkpoint is
-also kept next to the new one as ``<name>.prev``.
+Writes go to a temporary file in the same directory, named after the writing
+process (:mod:`.temporaries`), are flushed to disk and then moved over the old
+checkpoint with :func:`os.replace`, which is atomic on POSIX file systems: a
+crash mid-write leaves the previous checkpoint intact (the next write removes
+the temporary file it left, and only temporary files no live writer holds).
+The previous checkpoint is also kept next to the new one as ``<name>.prev``.
+Both get the permissions of the user's umask, like every other file of a run.
 
 The file stores a SHA-256 checksum of the header and of the serialized state:
 a damaged file (a flipped bit, a truncated copy) is detected on reading, and
@@ -24,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ from typing import Any
 import jax
 import numpy as np
 from flax import serialization
+
+from netket_factored_vit._src.driver.temporaries import (
+    atomic_write,
+    remove_stale_temporaries,
+    temporary_path,
+)
 
 CHECKPOINT_FORMAT = "netket_factored_vit.driver.checkpoint"
 """Identifies our files; a msgpack file without it is refused."""
@@ -129,53 +136,33 @@ def write_checkpoint(path: str | Path, header: dict, state: dict) -> Path:
         {"header": header, "state": payload, "sha256": _checksum(header, payload)}
     )
     remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            _keep_previous(path)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, before_replace=lambda: _keep_previous(path)) as fh:
+        fh.write(data)
     return path
 
 
 def _keep_previous(path: Path) -> None:
     # A hard link keeps `path` in place until the new file replaces it, so there
     # is no moment without a complete checkpoint under the main name.
+    if not path.exists():
+        return
     prev = previous_path(path)
-    tmp_prev = path.with_name(f".{path.name}.prev.tmp")
-    if tmp_prev.exists():
-        tmp_prev.unlink()
+    tmp_prev = temporary_path(prev)
     try:
         os.link(path, tmp_prev)
     except OSError:
         shutil.copy2(path, tmp_prev)
-    os.replace(tmp_prev, prev)
+    try:
+        os.replace(tmp_prev, prev)
+    except BaseException:
+        tmp_prev.unlink(missing_ok=True)
+        raise
 
 
 def previous_path(path: str | Path) -> Path:
     """Where :func:`write_checkpoint` keeps the checkpoint it replaced."""
     path = Path(path)
     return path.with_name(path.name + ".prev")
-
-
-def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Delete the temporary files an interrupted :func:`write_checkpoint` of ``path``
-    left behind; returns them."""
-    path = Path(path)
-    stale = [p for p in path.parent.glob(f".{path.name}.*.tmp") if p.is_file()]
-    for p in stale:
-        try:
-            p.unlink()
-        except FileNotFoundError:  # removed by someone else meanwhile
-            pass
-    return stale
 
 
 def _checksum(header: str, payload: bytes) -> str:
