@@ -21,6 +21,7 @@ from netket_factored_vit._src.cli.config import (
     trajectory_changes,
 )
 from netket_factored_vit._src.cli.errors import UsageError
+from netket_factored_vit._src.cli.folder_lock import FolderLock
 from netket_factored_vit._src.cli.memory import check_step_memory, format_size
 from netket_factored_vit._src.cli.output import (
     CHECKPOINT_FILE,
@@ -28,6 +29,7 @@ from netket_factored_vit._src.cli.output import (
     LOG_PREFIX,
     SUMMARY_FILE,
     check_out_folder,
+    holds_run,
     move_aside,
     write_json,
     write_text,
@@ -137,19 +139,57 @@ def resolve_run_config(
     return config, changes
 
 
-def prepare_folder(out: Path, config: RunConfig, *, mode: str, ranks: Ranks, say) -> None:
-    """Move an old run aside (``--force``), create ``out``, write the settings (rank 0)."""
-    ranks.barrier()  # every rank has read the folder before rank 0 changes it
-    if ranks.is_root:
+def claim_folder(out: Path, *, mode: str, what: str = "run", say) -> FolderLock:
+    """On rank 0: take the lock of ``out`` (:mod:`.folder_lock`), after moving an old
+    ``what`` aside (``--force``) and creating the folder; return the held lock.
+
+    Raises:
+        UsageError: another process holds the lock (of ``out``, or of the old run that
+            ``--force`` would move aside), or a ``what`` appeared in ``out`` since this
+            command looked at it.
+    """
+    lock = FolderLock(out)
+    try:
         if mode == "move-aside":
-            say(f"moved the previous run aside to {move_aside(out)}")
+            with FolderLock(out) as old:  # never move a live run aside
+                target = move_aside(out)
+                old.moved_to(target)
+            say(f"moved the previous {what} aside to {target}")
+        out.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OSError as err:
+        # e.g. a path the permission bits allow but the file system refuses
+        raise UsageError(f"--out {out} cannot be written: {err.strerror or err}") from None
+    if mode != "resume" and holds_run(out):
+        lock.release()
+        raise UsageError(
+            f"--out {out}: another {what} was written there since this command started; "
+            "run it again (with --resume to continue that one)"
+        )
+    return lock
+
+
+def prepare_folder(out: Path, config: RunConfig, *, mode: str, ranks: Ranks, say) -> FolderLock:
+    """Lock ``out`` and write the settings there (:func:`claim_folder`, on rank 0); returns
+    the lock, held by rank 0 until released. Settings equal to the stored ones are not
+    written again."""
+    ranks.barrier()  # every rank has read the folder before rank 0 changes it
+
+    def claim() -> FolderLock:
+        lock = claim_folder(out, mode=mode, say=say)
+        text = to_toml(config)
         try:
-            out.mkdir(parents=True, exist_ok=True)
-            write_text(out / CONFIG_FILE, to_toml(config))
+            if not (out / CONFIG_FILE).is_file() or (out / CONFIG_FILE).read_text() != text:
+                write_text(out / CONFIG_FILE, text)
         except OSError as err:
-            # e.g. a path the permission bits allow but the file system refuses
+            lock.release()
             raise UsageError(f"--out {out} cannot be written: {err.strerror or err}") from None
-    ranks.barrier()
+        except BaseException:
+            lock.release()
+            raise
+        return lock
+
+    return ranks.on_root(claim) or FolderLock(out)
 
 
 def check_memory(config: RunConfig, ranks: int) -> int:
@@ -292,27 +332,33 @@ def execute(
 
 
 def train_in_folder(
-    out: Path, config: RunConfig, *, mode: str, forced: bool, show_progress: bool, ranks, say
+    out: Path, config: RunConfig, *, mode: str, show_progress: bool, ranks, say
 ) -> dict:
-    """Prepare ``out`` (:func:`prepare_folder`) and train in it (:func:`execute`). A run
-    refused before its first step, e.g. a checkpoint that cannot take settings forced on
-    ``--resume``, keeps the settings it had, so that a plain ``--resume`` still works."""
-    stored = (out / CONFIG_FILE).read_text() if mode == "resume" and forced else None
-    prepare_folder(out, config, mode=mode, ranks=ranks, say=say)
+    """Prepare ``out`` (:func:`prepare_folder`) and train in it (:func:`execute`), holding
+    the folder's lock throughout. A resumed run refused before its first step, e.g. by
+    checkpoints that cannot be read or cannot take settings forced on ``--resume``, keeps
+    the settings it had: a refused command changes nothing."""
+    stored = None
+    if ranks.is_root and mode == "resume" and (out / CONFIG_FILE).is_file():
+        stored = (out / CONFIG_FILE).read_text()
+    lock = prepare_folder(out, config, mode=mode, ranks=ranks, say=say)
     try:
         return execute(
             config, out, resume=mode == "resume", show_progress=show_progress, ranks=ranks, say=say
         )
     except UsageError:
-        if stored is not None and ranks.is_root:
+        if stored is not None and (out / CONFIG_FILE).read_text() != stored:
             write_text(out / CONFIG_FILE, stored)
         raise
+    finally:
+        lock.release()
 
 
 def run_command(args: argparse.Namespace, say) -> int:
     """``nfv run``."""
     ranks = Ranks.world()
     out = Path(args.out)
+    ranks.on_root(FolderLock(out).check_free)  # in use: say so before anything else
     mode = check_out_folder(out, resume=args.resume, force=args.force)
     file_settings = read_toml(args.config) if args.config else {}
     config, changes = resolve_run_config(
@@ -330,7 +376,6 @@ def run_command(args: argparse.Namespace, say) -> int:
         say(f"--force: {name} changes from {old!r} to {new!r}")
     say(f"settings in {out / CONFIG_FILE}; one step needs at least {format_size(need)}")
     train_in_folder(
-        out, config, mode=mode, forced=bool(changes),
-        show_progress=not args.no_progress, ranks=ranks, say=say,
-    )  # fmt: skip
+        out, config, mode=mode, show_progress=not args.no_progress, ranks=ranks, say=say
+    )
     return 0
