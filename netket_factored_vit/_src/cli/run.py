@@ -277,7 +277,7 @@ def execute(
                 start_seed = None  # the starts' folders were removed
         resume = True
     driver, pretraining = phases.start_driver(
-        config, system, model, out, resume=resume, ranks=ranks.size
+        config, system, model, out, resume=resume, ranks=ranks.size, say=say
     )
     start = driver.step_count
     pretrain = (

@@ -78,7 +78,7 @@ def run_starts(config: RunConfig, system, model, out: Path, *, ranks, run, open_
         ranks.barrier()
         resume = (folder / CHECKPOINT_FILE).exists()
         driver, pretraining = phases.start_driver(
-            start_config, system, model, folder, resume=resume, ranks=ranks.size
+            start_config, system, model, folder, resume=resume, ranks=ranks.size, say=say
         )
         if driver.step_count < config.start_steps:
             say(f"start {seed}: steps {driver.step_count} to {config.start_steps} in {folder}")

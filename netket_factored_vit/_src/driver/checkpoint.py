@@ -64,6 +64,19 @@ VALIDATED_FIELDS = (
 """Header fields that must agree between a checkpoint and the driver loading it."""
 
 
+class CheckpointFallbackWarning(UserWarning):
+    """A checkpoint could not be read, and :func:`read_checkpoint` loaded its ``.prev``."""
+
+    def __init__(self, path: str | Path, previous: str | Path, reason: str):
+        self.path = Path(path)
+        """The checkpoint that could not be read."""
+        self.previous = Path(previous)
+        """The previous checkpoint, which was read instead."""
+        self.reason = reason
+        """Why ``path`` was not read: ``"is missing"`` or ``"cannot be read (...)"``."""
+        super().__init__(f"Checkpoint {path} {reason}; loading the previous one, {previous}.")
+
+
 def strip_addresses(text: str) -> str:
     # Function reprs carry memory addresses that change from process to process.
     return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
@@ -100,8 +113,49 @@ def operator_fingerprint(operator: Any, *, n_configurations: int = 8) -> str:
     return digest.hexdigest()[:16]
 
 
+def _repr_fields(text: str) -> dict[str, str] | None:
+    """The ``name = value`` lines of a flax-style repr, nested names joined by dots
+    (``model.d_model``), or None when ``text`` has none."""
+    fields, prefix = {}, []
+    for line in text.splitlines():
+        line = line.strip().rstrip(",")
+        match = re.fullmatch(r"(\w+) = (.*)", line)
+        if match is not None:
+            name, value = match.groups()
+            if value.endswith("("):  # a nested module: its fields follow
+                prefix.append(name)
+                fields[".".join(prefix)] = value[:-1]
+            else:
+                fields[".".join([*prefix, name])] = value
+        elif line == ")" and prefix:
+            prefix.pop()
+    return fields or None
+
+
+def _difference(name: str, saved: Any, expected: Any) -> str:
+    """How the checkpoint's ``saved`` differs from the driver's ``expected`` value of the
+    header field ``name``; for two module reprs, only the fields that differ."""
+    fields = [_repr_fields(v) if isinstance(v, str) else None for v in (saved, expected)]
+    if None not in fields:
+        classes = [v.split("(", 1)[0].strip() for v in (saved, expected)]
+        if classes[0] != classes[1]:
+            return f"  {name}: a {classes[0]} in the checkpoint, a {classes[1]} here"
+        ours, theirs = fields
+        keys = [k for k in dict.fromkeys([*ours, *theirs]) if ours.get(k) != theirs.get(k)]
+        # a nested module of another class: name it, not each of its fields
+        keys = [k for k in keys if not any(k.startswith(d + ".") for d in keys)]
+        if keys:
+            listed = "; ".join(
+                f"{k} {ours.get(k, '(none)')} in the checkpoint, {theirs.get(k, '(none)')} here"
+                for k in keys
+            )
+            return f"  {name}: {listed}"
+    return f"  {name}: checkpoint has {saved!r}, this driver has {expected!r}"
+
+
 def validate_header(saved: dict, expected: dict, *, path: str | Path = "checkpoint") -> None:
-    """Raise a :class:`ValueError` naming every validated field that differs."""
+    """Raise a :class:`ValueError` naming every validated field that differs (for the
+    model and the sampler, the fields of their reprs that differ)."""
     if saved.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a netket_factored_vit driver checkpoint.")
     if saved.get("version") not in READABLE_VERSIONS:
@@ -110,14 +164,14 @@ def validate_header(saved: dict, expected: dict, *, path: str | Path = "checkpoi
             f"netket_factored_vit reads versions {READABLE_VERSIONS}."
         )
     diffs = [
-        f"  {k}: checkpoint has {saved.get(k)!r}, this driver has {expected.get(k)!r}"
+        _difference(k, saved.get(k), expected.get(k))
         for k in VALIDATED_FIELDS
         if saved.get(k) != expected.get(k)
     ]
     if diffs:
         raise ValueError(
             f"The checkpoint {path} belongs to a different model or system; these fields differ:\n"
-            + "\n".join(diffs)
+            + ";\n".join(diffs)
         )
 
 
@@ -227,5 +281,5 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict, Path]:
             f"No readable checkpoint: {path} {reason}, and the previous one cannot be read "
             f"either ({err})."
         ) from None
-    warnings.warn(f"Checkpoint {path} {reason}; loading the previous one, {prev}.", stacklevel=2)
+    warnings.warn(CheckpointFallbackWarning(path, prev, reason), stacklevel=2)
     return header, state, prev
