@@ -105,7 +105,7 @@ def test_memory_estimate_follows_the_formula():
     "args, message",
     [
         pytest.param(["--num-heads", "0"], "--num-heads must be a positive integer", id="heads"),
-        pytest.param(["analyze", "nowhere"], "nowhere holds no run", id="analyze"),
+        pytest.param(["analyze", "nowhere"], "nowhere does not exist", id="analyze"),
         pytest.param(["compare", "--attentions", "t5,qk"], "'qk'", id="compare"),
     ],
 )

@@ -46,6 +46,15 @@ def check_writable(out: Path, *, flag: str = "--out") -> None:
         raise UsageError(f"{flag} {out}: {existing} is not writable; choose another folder")
 
 
+def check_existing_folder(folder: Path, *, give: str) -> None:
+    """Raise a :class:`UsageError` unless ``folder`` is an existing folder; ``give`` says
+    what to give instead (e.g. ``"the --out folder of a run"``)."""
+    if not folder.exists():
+        raise UsageError(f"{folder} does not exist; give {give}")
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is a file, not a folder; give {give}")
+
+
 def aside_name(out: Path) -> Path:
     """Where :func:`move_aside` puts ``out``: ``<out>.old-<YYYYmmdd-HHMMSS>`` (made unique)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
