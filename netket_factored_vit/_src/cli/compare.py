@@ -9,7 +9,7 @@ from pathlib import Path
 from netket_factored_vit._src.cli.config import ATTENTIONS, read_toml
 from netket_factored_vit._src.cli.errors import UsageError
 from netket_factored_vit._src.cli.figures import draw_comparison_figure
-from netket_factored_vit._src.cli.folder_lock import FolderLock
+from netket_factored_vit._src.cli.folder_lock import FolderLock, claim_folder
 from netket_factored_vit._src.cli.output import (
     COMPARISON_FILE,
     SUMMARY_FILE,
@@ -21,11 +21,11 @@ from netket_factored_vit._src.cli.output import (
 from netket_factored_vit._src.cli.ranks import Ranks
 from netket_factored_vit._src.cli.run import (
     check_memory,
-    claim_folder,
     given_settings,
     resolve_run_config,
     train_in_folder,
 )
+from netket_factored_vit._src.cli.step_time import check_step_time
 
 COMPARISON_TABLE = "comparison.md"
 """The comparison as a markdown table."""
@@ -104,6 +104,7 @@ def compare_command(args: argparse.Namespace, say) -> int:
             ranks=ranks.size,
         )
         check_memory(config, ranks.size)
+        check_step_time(config, ranks, say)
         plans.append((attention, folder, sub_mode, config, changes))
     ranks.barrier()
     lock = ranks.on_root(lambda: claim_folder(out, mode=mode, what="comparison", say=say))

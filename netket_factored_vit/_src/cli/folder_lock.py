@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from netket_factored_vit._src.cli.errors import UsageError
+from netket_factored_vit._src.cli.output import holds_run, move_aside
 
 LOCK_FILE = ".nfv.lock"
 """The lock file of a run folder."""
@@ -154,3 +155,33 @@ class FolderLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def claim_folder(out: Path, *, mode: str, what: str = "run", say) -> FolderLock:
+    """On rank 0: take the lock of ``out``, after moving an old
+    ``what`` aside (``--force``) and creating the folder; return the held lock.
+
+    Raises:
+        UsageError: another process holds the lock (of ``out``, or of the old run that
+            ``--force`` would move aside), or a ``what`` appeared in ``out`` since this
+            command looked at it.
+    """
+    lock = FolderLock(out)
+    try:
+        if mode == "move-aside":
+            with FolderLock(out) as old:  # never move a live run aside
+                target = move_aside(out)
+                old.moved_to(target)
+            say(f"moved the previous {what} aside to {target}")
+        out.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OSError as err:
+        # e.g. a path the permission bits allow but the file system refuses
+        raise UsageError(f"--out {out} cannot be written: {err.strerror or err}") from None
+    if mode != "resume" and holds_run(out):
+        lock.release()
+        raise UsageError(
+            f"--out {out}: another {what} was written there since this command started; "
+            "run it again (with --resume to continue that one)"
+        )
+    return lock

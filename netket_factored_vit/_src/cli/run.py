@@ -21,7 +21,7 @@ from netket_factored_vit._src.cli.config import (
     trajectory_changes,
 )
 from netket_factored_vit._src.cli.errors import UsageError
-from netket_factored_vit._src.cli.folder_lock import FolderLock
+from netket_factored_vit._src.cli.folder_lock import FolderLock, claim_folder
 from netket_factored_vit._src.cli.memory import check_step_memory, format_size
 from netket_factored_vit._src.cli.output import (
     CHECKPOINT_FILE,
@@ -29,12 +29,11 @@ from netket_factored_vit._src.cli.output import (
     LOG_PREFIX,
     SUMMARY_FILE,
     check_out_folder,
-    holds_run,
-    move_aside,
     write_json,
     write_text,
 )
 from netket_factored_vit._src.cli.ranks import Ranks
+from netket_factored_vit._src.cli.step_time import check_step_time, format_duration
 from netket_factored_vit._src.cli.summary import run_summary
 from netket_factored_vit._src.cli.time_limit import TimeLimit
 
@@ -137,36 +136,6 @@ def resolve_run_config(
             "drop these settings, or add --force to continue with them"
         )
     return config, changes
-
-
-def claim_folder(out: Path, *, mode: str, what: str = "run", say) -> FolderLock:
-    """On rank 0: take the lock of ``out`` (:mod:`.folder_lock`), after moving an old
-    ``what`` aside (``--force``) and creating the folder; return the held lock.
-
-    Raises:
-        UsageError: another process holds the lock (of ``out``, or of the old run that
-            ``--force`` would move aside), or a ``what`` appeared in ``out`` since this
-            command looked at it.
-    """
-    lock = FolderLock(out)
-    try:
-        if mode == "move-aside":
-            with FolderLock(out) as old:  # never move a live run aside
-                target = move_aside(out)
-                old.moved_to(target)
-            say(f"moved the previous {what} aside to {target}")
-        out.mkdir(parents=True, exist_ok=True)
-        lock.acquire()
-    except OSError as err:
-        # e.g. a path the permission bits allow but the file system refuses
-        raise UsageError(f"--out {out} cannot be written: {err.strerror or err}") from None
-    if mode != "resume" and holds_run(out):
-        lock.release()
-        raise UsageError(
-            f"--out {out}: another {what} was written there since this command started; "
-            "run it again (with --resume to continue that one)"
-        )
-    return lock
 
 
 def prepare_folder(out: Path, config: RunConfig, *, mode: str, ranks: Ranks, say) -> FolderLock:
@@ -374,7 +343,11 @@ def run_command(args: argparse.Namespace, say) -> int:
         say(f"{out} holds no run yet: starting a new one")
     for name, old, new in changes:
         say(f"--force: {name} changes from {old!r} to {new!r}")
-    say(f"settings in {out / CONFIG_FILE}; one step needs at least {format_size(need)}")
+    seconds = check_step_time(config, ranks, say)
+    say(
+        f"settings in {out / CONFIG_FILE}; one step needs at least {format_size(need)}"
+        + ("" if seconds is None else f" and {format_duration(seconds)}")
+    )
     train_in_folder(
         out, config, mode=mode, show_progress=not args.no_progress, ranks=ranks, say=say
     )
