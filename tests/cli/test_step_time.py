@@ -56,3 +56,8 @@ def test_the_main_job_gets_an_estimate_and_no_warning(tmp_path, monkeypatch, cap
     said = _started(monkeypatch, ["--out", str(tmp_path / "run")], capsys)
     assert said.err == ""
     assert "one step needs at least 64.5 MiB and 2.2 s" in said.out
+
+
+def test_a_tiny_step_gets_no_estimate(tmp_path, monkeypatch, capsys, tiny):
+    said = _started(monkeypatch, [*tiny, "--out", str(tmp_path / "run")], capsys)
+    assert said.err == "" and " and " not in said.out.splitlines()[0]

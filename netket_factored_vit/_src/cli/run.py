@@ -33,7 +33,11 @@ from netket_factored_vit._src.cli.output import (
     write_text,
 )
 from netket_factored_vit._src.cli.ranks import Ranks
-from netket_factored_vit._src.cli.step_time import check_step_time, format_duration
+from netket_factored_vit._src.cli.step_time import (
+    SHOWN_SECONDS,
+    check_step_time,
+    format_duration,
+)
 from netket_factored_vit._src.cli.summary import run_summary
 from netket_factored_vit._src.cli.time_limit import TimeLimit
 
@@ -344,9 +348,10 @@ def run_command(args: argparse.Namespace, say) -> int:
     for name, old, new in changes:
         say(f"--force: {name} changes from {old!r} to {new!r}")
     seconds = check_step_time(config, ranks, say)
+    shown = seconds is not None and seconds >= SHOWN_SECONDS  # below, fixed costs dominate
     say(
         f"settings in {out / CONFIG_FILE}; one step needs at least {format_size(need)}"
-        + ("" if seconds is None else f" and {format_duration(seconds)}")
+        + (f" and {format_duration(seconds)}" if shown else "")
     )
     train_in_folder(
         out, config, mode=mode, show_progress=not args.no_progress, ranks=ranks, say=say

@@ -24,6 +24,9 @@ import time
 
 WARN_SECONDS = 60.0
 """A step estimated to take longer than this gets a warning."""
+SHOWN_SECONDS = 0.1
+"""``nfv run`` prints estimates from this long up; shorter steps take their fixed costs
+(dispatch, compilation, logging) more than their operations."""
 
 
 def forward_flops(vit) -> int:
