@@ -68,6 +68,21 @@ def test_a_second_process_is_refused_naming_the_folder_and_the_pid(tmp_path, tin
         holder.stdout.close()
 
 
+def test_a_comparison_in_use_is_refused(tmp_path, tiny, capsys):
+    out = tmp_path / "C"
+    holder = _hold(out)
+    try:
+        with pytest.raises(SystemExit):
+            main(["compare", "--attentions", "factored", *tiny, "--n-iter", "2", "--out", str(out)])
+        assert f"--out {out} is in use: pid {holder.pid} on " in capsys.readouterr().err
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
+
+
 def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
     out = tmp_path / "R"
     holder = _hold(out)
