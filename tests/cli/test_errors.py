@@ -22,7 +22,24 @@ REPO = Path(__file__).parents[2]
             ["--lr-final", "0.1"], "--lr-final 0.1 is larger than --lr 0.05", id="lr-final-above"
         ),
         pytest.param(["--diag-shift", "-1"], "--diag-shift must be a positive", id="shift"),
-        pytest.param(["--momentum", "1.0"], "--momentum must be in [0, 1), got 1.0", id="mom"),
+        pytest.param(["--momentum", "1.5"], "--momentum must be in [0, 1], got 1.5", id="mom"),
+        pytest.param(
+            ["--diag-shift", "1e-4", "--diag-shift-final", "1.0"],
+            "--diag-shift-final 1 is larger than --diag-shift 0.0001: the diag shift decays",
+            id="diag-shift-final-above",
+        ),
+        pytest.param(
+            ["--pretrain-steps", "5", "--diag-shift", "0.1"],
+            "--pretrain-diag-shift 0.01 is smaller than --diag-shift 0.1",
+            id="pretrain-diag-shift-below",
+        ),
+        pytest.param(
+            ["--n-iter", "100000000000000000000"],
+            "--n-iter 100000000000000000000 is out of range: integer settings are between "
+            "-2147483647 and 2147483647",
+            id="n-iter-beyond-int32",
+        ),
+        pytest.param(["--seed", str(2**40)], f"--seed {2**40} is out of range", id="seed"),
         pytest.param(["--n-samples", "100", "--n-chains", "16"], "multiple of", id="chains"),
         pytest.param(
             ["--num-heads", "0"], "--num-heads must be a positive integer, got 0", id="h0"
@@ -93,6 +110,24 @@ def test_a_step_too_large_for_memory_is_refused(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
+def test_momentum_one_is_accepted_as_by_the_driver():
+    """The driver takes SPRING's momentum in [0, 1], NetKet's range; so does the CLI."""
+    from netket_factored_vit._src.cli.config import RunConfig, resolve
+    from netket_factored_vit._src.cli.validation import check_config
+    from netket_factored_vit._src.driver.arguments import check_momentum
+
+    assert check_momentum(1.0) == 1.0
+    check_config(resolve(RunConfig(momentum=1.0)))
+
+
+def test_a_huge_integer_in_a_settings_file_is_refused(tmp_path, capsys):
+    (tmp_path / "s.toml").write_text("n_iter = 100000000000000000000\n")
+    with pytest.raises(SystemExit):
+        main(["--config", str(tmp_path / "s.toml"), "--out", str(tmp_path / "run")])
+    assert "--n-iter 100000000000000000000 is out of range" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_memory_estimate_follows_the_formula():
     assert step_memory(6208, 512) == (8 * (1024 * 6208 + 2 * 1024**2), True)
     assert step_memory(100, 512) == (8 * (1024 * 100 + 2 * 100**2), False)
@@ -105,7 +140,7 @@ def test_memory_estimate_follows_the_formula():
     "args, message",
     [
         pytest.param(["--num-heads", "0"], "--num-heads must be a positive integer", id="heads"),
-        pytest.param(["analyze", "nowhere"], "nowhere holds no run", id="analyze"),
+        pytest.param(["analyze", "nowhere"], "nowhere does not exist", id="analyze"),
         pytest.param(["compare", "--attentions", "t5,qk"], "'qk'", id="compare"),
     ],
 )

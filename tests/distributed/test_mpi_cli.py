@@ -1,10 +1,15 @@
 """The command line under mpirun: one run over all ranks, written and printed by rank 0."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.mpi
+REPO = Path(__file__).parents[2]
 
 
 def test_cli_on_two_ranks_writes_and_prints_once(mpirun, tmp_path):
@@ -35,3 +40,31 @@ def test_cli_on_two_ranks_writes_and_prints_once(mpirun, tmp_path):
         "non_marshall.png",
     }
     assert (run / "energy.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "flags", [pytest.param((), id="new"), pytest.param(("--resume",), id="resume")]
+)
+def test_a_second_mpirun_into_a_locked_folder_is_refused_on_every_rank(mpirun, tmp_path, flags):
+    run = tmp_path / "mpi_out" / "run"
+    run.mkdir(parents=True)
+    hold = "import sys; from netket_factored_vit._src.cli.folder_lock import FolderLock\n"
+    hold += "FolderLock(sys.argv[1]).acquire(); print('locked', flush=True); sys.stdin.read()"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(run)],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        r0, r1 = mpirun("cli_locked.py", n=2, args=flags)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
+    assert r0["rc"] == r1["rc"] == 2
+    assert f"is in use: pid {holder.pid} on " in r0["stderr"]
+    assert len(r0["stderr"].strip().splitlines()) == 1
+    assert r1["stderr"] == r1["stdout"] == ""
+    assert sorted(p.name for p in run.iterdir()) == [".nfv.lock"]  # the holder's, nothing else

@@ -181,3 +181,27 @@ def test_continue_from_hands_the_trajectory_to_another_model_with_the_same_param
 
     with pytest.raises(ValueError, match="same structure"):
         driver(vit).continue_from(bare)
+
+
+def test_a_checkpoint_of_another_model_names_only_the_fields_that_differ():
+    """The whole repr of both models, flattened into one line, hid 'd_model 16 vs 8'."""
+    vit = nfv.models.ViT(lattice_shape=(4, 4), d_model=16, num_heads=2, num_layers=1)
+
+    def header(model):
+        name, fields = ckpt.model_description(model)
+        return {"format": ckpt.CHECKPOINT_FORMAT, "version": 2, "model": name,
+                "model_fields": fields}  # fmt: skip
+
+    with pytest.raises(ValueError) as err:
+        ckpt.validate_header(header(vit), header(vit.clone(d_model=8)))
+    assert str(err.value).endswith(
+        "these fields differ:\n  model_fields: d_model 16 in the checkpoint, 8 here"
+    )
+    projected = nfv.models.Symmetrized(model=vit)
+    with pytest.raises(ValueError, match="model.num_layers 1 in the checkpoint, 2 here") as err:
+        ckpt.validate_header(
+            header(projected), header(projected.clone(model=vit.clone(num_layers=2)))
+        )
+    assert "d_model" not in str(err.value)
+    with pytest.raises(ValueError, match="a Symmetrized in the checkpoint, a ViT here"):
+        ckpt.validate_header(header(projected), header(vit))

@@ -92,6 +92,56 @@ def test_bad_construction(kwargs, match):
         ViT(**kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        pytest.param({"num_heads": 0}, "num_heads must be a positive integer, got 0", id="h0"),
+        pytest.param({"d_model": 0, "num_heads": 1}, "d_model must be a positive", id="d0"),
+        pytest.param({"num_heads": -2}, "num_heads must be a positive integer, got -2", id="h-2"),
+        pytest.param({"num_layers": -1}, "num_layers must be a positive integer", id="l-1"),
+        pytest.param({"num_layers": 0}, "num_layers must be a positive integer", id="l0"),
+        pytest.param({"mlp_ratio": 0}, "mlp_ratio must be a positive integer", id="mlp0"),
+        pytest.param({"patch_size": 0}, "patch_size must be a positive integer", id="b0"),
+        pytest.param({"d_model": 8.0}, "d_model must be a positive integer, got 8.0", id="float"),
+        pytest.param({"lattice_shape": (0, 4)}, r"lattice_shape must be two positive", id="L0"),
+        pytest.param({"lattice_shape": (4, 4, 4)}, r"got \(4, 4, 4\)", id="3d"),
+    ],
+)
+def test_every_size_is_checked_by_the_model(kwargs, message):
+    """They gave a ZeroDivisionError, an MLIRError, or (num_layers=-1) a model whose
+    num_parameters was -2024."""
+    with pytest.raises(ValueError, match=message):
+        ViT(**kwargs)
+
+
+@pytest.mark.parametrize("fields", [dict(num_heads=0), dict(d_model=-4), dict(patch_grid=(0, 2))])
+def test_an_attention_layer_on_its_own_checks_its_sizes(fields):
+    layer = FactoredAttention(**{"d_model": 8, "num_heads": 2, "patch_grid": (2, 2), **fields})
+    with pytest.raises(ValueError, match="must be"):
+        layer.init(jax.random.key(0), jnp.ones((1, 4, 8)))
+
+
+def test_no_deprecated_netket_names():
+    """netket.nn.log_cosh is deprecated in favour of netket.nn.activation.log_cosh."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {"PYTHONPATH": str(Path(__file__).parents[2]), "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(
+        [sys.executable, "-W", "always::DeprecationWarning", "-c", "import netket_factored_vit"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "netket_factored_vit" not in proc.stderr, proc.stderr
+
+
+def test_the_spin_convention_is_documented():
+    """0/1 occupations give other amplitudes without an error: the models say so."""
+    for model in (ViT, nfv.models.Symmetrized):
+        assert "0/1" in model.__doc__ and "2 * n - 1" in model.__doc__
+
+
 def test_bad_input_length():
     model = ViT(lattice_shape=(4, 4))
     with pytest.raises(ValueError, match="length 9"):

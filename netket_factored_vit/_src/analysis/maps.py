@@ -29,7 +29,9 @@ def unwrap_model(model: nn.Module, variables: Any) -> tuple[nn.Module, dict]:
 def check_configurations(
     sigma: Any, *, minimum: int = 1, caller: str, flatten: bool = False
 ) -> jax.Array:
-    """Return ``sigma`` as a ``(B, N)`` array, or raise a ValueError naming its shape.
+    """Return ``sigma`` as a ``(B, N)`` array, or raise a ValueError naming its shape or
+    its values, which must be :math:`\\pm 1` (NetKet's ``Spin(0.5)``): the models take
+    0/1 occupations without an error but give other amplitudes.
 
     With ``flatten``, any leading axes (e.g. the chains of ``vstate.samples``) are merged.
     """
@@ -42,6 +44,13 @@ def check_configurations(
     if sigma.shape[0] < minimum:
         raise ValueError(
             f"{caller}: needs at least {minimum} configurations, got sigma of shape {sigma.shape}."
+        )
+    if not bool(jnp.all(jnp.abs(sigma) == 1)):
+        values = np.unique(np.asarray(sigma))
+        shown = ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
+        raise ValueError(
+            f"{caller}: sigma must hold spins -1 and +1 (NetKet's Spin(0.5)), got the values "
+            f"{shown}; convert 0/1 occupations with 2 * sigma - 1."
         )
     return sigma
 

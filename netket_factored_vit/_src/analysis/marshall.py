@@ -93,11 +93,16 @@ def non_marshall_fraction(
     Args:
         model: a module that returns complex log-amplitudes.
         variables: its variables (``vstate.variables``).
-        sigma: configurations of shape ``(..., N)`` with values in :math:`\{-1, +1\}`.
+        sigma: configurations of shape ``(..., N)`` with values in :math:`\{-1, +1\}`;
+            other values (0/1 occupations) are refused.
         lattice_shape: ``(Lx, Ly)``, both even.
 
     Returns:
         The fraction, in :math:`[0, 1]`.
+
+    Raises:
+        ValueError: a bipartite lattice is needed, or ``sigma`` has the wrong shape or
+            values other than :math:`\pm 1`.
     """
     lx, ly = lattice_shape
     if lx % 2 or ly % 2:

@@ -16,7 +16,12 @@ from netket_factored_vit._src.cli.figures import (
     draw_analysis_figures,
     run_settings,
 )
-from netket_factored_vit._src.cli.output import CHECKPOINT_FILE, CONFIG_FILE, write_json
+from netket_factored_vit._src.cli.output import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    check_existing_folder,
+    write_json,
+)
 
 THERMALISATION_SWEEPS = 100
 """Sweeps each chain makes from a random start when the checkpoint holds no chains."""
@@ -55,6 +60,7 @@ def analyze_command(args: argparse.Namespace, say) -> int:
     from netket_factored_vit import analysis
 
     out = Path(args.dir)
+    check_existing_folder(out, give="the --out folder of a run")
     if not (out / CONFIG_FILE).exists():
         raise UsageError(f"{out} holds no run (no {CONFIG_FILE}); give the --out folder of a run")
     if nfv.distributed.size() > 1:

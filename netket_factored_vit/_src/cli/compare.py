@@ -9,12 +9,12 @@ from pathlib import Path
 from netket_factored_vit._src.cli.config import ATTENTIONS, read_toml
 from netket_factored_vit._src.cli.errors import UsageError
 from netket_factored_vit._src.cli.figures import draw_comparison_figure
+from netket_factored_vit._src.cli.folder_lock import FolderLock, claim_folder
 from netket_factored_vit._src.cli.output import (
     COMPARISON_FILE,
     SUMMARY_FILE,
     check_out_folder,
     holds_run,
-    move_aside,
     write_json,
     write_text,
 )
@@ -25,6 +25,7 @@ from netket_factored_vit._src.cli.run import (
     resolve_run_config,
     train_in_folder,
 )
+from netket_factored_vit._src.cli.step_time import check_step_time
 
 COMPARISON_TABLE = "comparison.md"
 """The comparison as a markdown table."""
@@ -86,6 +87,7 @@ def compare_command(args: argparse.Namespace, say) -> int:
     ranks = Ranks.world()
     out = Path(args.out)
     attentions = parse_attentions(args.attentions)
+    ranks.on_root(FolderLock(out).check_free)
     mode = check_out_folder(out, resume=args.resume, force=args.force, what="comparison")
     file_settings = read_toml(args.config) if args.config else {}
     flags = given_settings(args)
@@ -102,12 +104,21 @@ def compare_command(args: argparse.Namespace, say) -> int:
             ranks=ranks.size,
         )
         check_memory(config, ranks.size)
+        check_step_time(config, ranks, say)
         plans.append((attention, folder, sub_mode, config, changes))
     ranks.barrier()
-    if ranks.is_root:
-        if mode == "move-aside":
-            say(f"moved the previous comparison aside to {move_aside(out)}")
-        out.mkdir(parents=True, exist_ok=True)
+    lock = ranks.on_root(lambda: claim_folder(out, mode=mode, what="comparison", say=say))
+    try:
+        show_progress = not args.no_progress
+        _train_and_tabulate(out, plans, show_progress=show_progress, ranks=ranks, say=say)
+    finally:
+        if lock is not None:
+            lock.release()
+    return 0
+
+
+def _train_and_tabulate(out: Path, plans: list, *, show_progress: bool, ranks, say) -> None:
+    """Train (or skip, when finished) each planned run, then write the comparison."""
     rows = []
     for attention, folder, sub_mode, config, changes in plans:
         summary_path = folder / SUMMARY_FILE
@@ -120,14 +131,12 @@ def compare_command(args: argparse.Namespace, say) -> int:
             say(f"{attention}: --force: {name} changes from {old!r} to {new!r}")
         say(f"{attention}: {'continuing' if sub_mode == 'resume' else 'starting'} in {folder}")
         train_in_folder(
-            folder, config, mode=sub_mode, forced=bool(changes),
-            show_progress=not args.no_progress, ranks=ranks, say=say,
-        )  # fmt: skip
+            folder, config, mode=sub_mode, show_progress=show_progress, ranks=ranks, say=say
+        )
         rows.append(_row(attention, folder))
         if ranks.is_root:
             write_comparison(out, rows, finished=False)
     if ranks.is_root:
         write_comparison(out, rows, finished=True)
-        draw_comparison_figure(out, {a: out / a for a in attentions}, say=say)
+        draw_comparison_figure(out, {plan[0]: plan[1] for plan in plans}, say=say)
         say((out / COMPARISON_TABLE).read_text())
-    return 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from netket_factored_vit._src.cli.config import RunConfig, from_settings, read_toml
+from netket_factored_vit._src.cli.errors import UsageError
 from netket_factored_vit._src.cli.output import CONFIG_FILE, LOG_PREFIX, SUMMARY_FILE
 
 ENERGY_FIGURE = "energy.png"
@@ -25,44 +27,95 @@ def run_settings(out: Path) -> RunConfig:
     return from_settings(read_toml(out / CONFIG_FILE, what="the stored settings"))
 
 
-def _reference(out: Path):
-    path = out / SUMMARY_FILE
-    if path.exists():
-        return json.loads(path.read_text()).get("reference_energy_per_site")
-    return None
+WARNING = "nfv: warning: "
+"""The start of a warning line."""
 
 
-def load_run_log(out: Path):
-    """The JsonLog of the run in ``out`` as a dict, or None when it has none."""
-    path = out / (LOG_PREFIX + ".log")
+def _warn(say, message: str) -> None:
+    """One line on stderr (rank 0's, through ``say``)."""
+    say(WARNING + message, file=sys.stderr)
+
+
+def _read_json(path: Path, *, say, instead: str):
+    """The JSON object in ``path``, or None when it is missing or cannot be read (then one
+    warning naming the file, and what is done ``instead``)."""
     if not path.exists():
         return None
-    from netket_factored_vit import analysis
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        _warn(say, f"{path} cannot be read ({type(err).__name__}: {err}); {instead}")
+        return None
+    if not isinstance(data, dict):
+        _warn(say, f"{path} holds a JSON {type(data).__name__}, not an object; {instead}")
+        return None
+    return data
 
-    return analysis.load_log(path)
+
+def _reference(out: Path, *, say):
+    summary = _read_json(
+        out / SUMMARY_FILE, say=say, instead="the energy is drawn without the reference"
+    )
+    return None if summary is None else summary.get("reference_energy_per_site")
+
+
+def load_run_log(out: Path, *, say=print):
+    """The JsonLog of the run in ``out`` as a dict, or None when it has none or it cannot
+    be read (then with a warning)."""
+    return _read_json(out / (LOG_PREFIX + ".log"), say=say, instead="its figures are not drawn")
+
+
+def _draw(path: Path, draw, *, source: Path, say) -> list[Path]:
+    """``[path]`` after ``draw()``, or ``[]`` with a warning naming ``source`` when its
+    content cannot be drawn."""
+    try:
+        draw()
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        _warn(say, f"{source} cannot be drawn ({type(err).__name__}: {err}); {path.name} skipped")
+        return []
+    return [path]
 
 
 def draw_run_figures(out: Path, *, say=print) -> list[Path]:
-    """Draw every figure of the run in ``out`` from its files; return their paths."""
+    """Draw every figure of the run in ``out`` that its files allow; return their paths.
+    A damaged file gives one warning naming it, and the other figures are still drawn."""
     from netket_factored_vit import analysis
 
     drawn = []
-    log = load_run_log(out)
+    log_path = out / (LOG_PREFIX + ".log")
+    log = load_run_log(out, say=say)
     if log is not None:
-        config = run_settings(out)
+        try:
+            config = run_settings(out)
+        except UsageError as err:
+            _warn(say, f"{err}; the figures of the log are not drawn")
+            config = None
+    if log is not None and config is not None:
         n_sites = config.lattice_shape[0] * config.lattice_shape[1]
-        analysis.plot_energy(
-            log, n_sites=n_sites, reference=_reference(out), path=out / ENERGY_FIGURE
+        reference = _reference(out, say=say)
+        drawn += _draw(
+            out / ENERGY_FIGURE,
+            lambda: analysis.plot_energy(
+                log, n_sites=n_sites, reference=reference, path=out / ENERGY_FIGURE
+            ),
+            source=log_path if reference is None else out / SUMMARY_FILE,
+            say=say,
         )
-        drawn.append(out / ENERGY_FIGURE)
         if "input_dependence" in log:
-            analysis.plot_input_dependence(log, path=out / INPUT_DEPENDENCE_FIGURE)
-            drawn.append(out / INPUT_DEPENDENCE_FIGURE)
+            drawn += _draw(
+                out / INPUT_DEPENDENCE_FIGURE,
+                lambda: analysis.plot_input_dependence(log, path=out / INPUT_DEPENDENCE_FIGURE),
+                source=log_path,
+                say=say,
+            )
         if "non_marshall_fraction" in log:
-            analysis.plot_non_marshall(log, path=out / NON_MARSHALL_FIGURE)
-            drawn.append(out / NON_MARSHALL_FIGURE)
-    if (out / ANALYSIS_FILE).exists():
-        drawn += draw_analysis_figures(out, say=say)
+            drawn += _draw(
+                out / NON_MARSHALL_FIGURE,
+                lambda: analysis.plot_non_marshall(log, path=out / NON_MARSHALL_FIGURE),
+                source=log_path,
+                say=say,
+            )
+    drawn += draw_analysis_figures(out, say=say)
     return drawn
 
 
@@ -72,27 +125,41 @@ def draw_analysis_figures(out: Path, *, say=print) -> list[Path]:
 
     from netket_factored_vit import analysis
 
-    stored = json.loads((out / ANALYSIS_FILE).read_text())
-    profile = stored.get("positional_profile")
-    if profile is None:
+    stored = _read_json(out / ANALYSIS_FILE, say=say, instead=f"{PROFILE_FIGURE} is not drawn")
+    if stored is None or stored.get("positional_profile") is None:
         return []
     title = f"{stored.get('attention', '')} attention: mean weight against displacement"
-    analysis.plot_attention(np.asarray(profile), path=out / PROFILE_FIGURE, title=title)
-    return [out / PROFILE_FIGURE]
+    return _draw(
+        out / PROFILE_FIGURE,
+        lambda: analysis.plot_attention(
+            np.asarray(stored["positional_profile"]), path=out / PROFILE_FIGURE, title=title
+        ),
+        source=out / ANALYSIS_FILE,
+        say=say,
+    )
 
 
 def draw_comparison_figure(out: Path, folders: dict[str, Path], *, say=print) -> list[Path]:
     """One figure with the energy curves of the runs in ``folders`` (name -> folder)."""
-    logs = {name: load_run_log(folder) for name, folder in folders.items()}
+    logs = {name: load_run_log(folder, say=say) for name, folder in folders.items()}
     logs = {name: log for name, log in logs.items() if log is not None}
     if not logs:
         return []
     from netket_factored_vit import analysis
 
-    first = next(iter(folders.values()))
-    config = run_settings(first)
+    first = folders[next(iter(logs))]
+    try:
+        config = run_settings(first)
+    except UsageError as err:
+        _warn(say, f"{err}; {out / ENERGY_FIGURE} is not drawn")
+        return []
     n_sites = config.lattice_shape[0] * config.lattice_shape[1]
-    analysis.plot_energy(
-        logs, n_sites=n_sites, reference=_reference(first), path=out / ENERGY_FIGURE
+    reference = _reference(first, say=say)
+    return _draw(
+        out / ENERGY_FIGURE,
+        lambda: analysis.plot_energy(
+            logs, n_sites=n_sites, reference=reference, path=out / ENERGY_FIGURE
+        ),
+        source=out,
+        say=say,
     )
-    return [out / ENERGY_FIGURE]

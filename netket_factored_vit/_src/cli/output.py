@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from netket_factored_vit._src.cli.errors import UsageError
+from netket_factored_vit._src.driver.temporaries import atomic_write
 
 CONFIG_FILE = "config.toml"
 """The resolved settings of the run in a folder."""
@@ -43,6 +44,15 @@ def check_writable(out: Path, *, flag: str = "--out") -> None:
         raise UsageError(f"{flag} {out}: {existing} is a file, so the folder cannot be created")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {out}: {existing} is not writable; choose another folder")
+
+
+def check_existing_folder(folder: Path, *, give: str) -> None:
+    """Raise a :class:`UsageError` unless ``folder`` is an existing folder; ``give`` says
+    what to give instead (e.g. ``"the --out folder of a run"``)."""
+    if not folder.exists():
+        raise UsageError(f"{folder} does not exist; give {give}")
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is a file, not a folder; give {give}")
 
 
 def aside_name(out: Path) -> Path:
@@ -98,13 +108,10 @@ def _jsonable(value: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically (a reader never sees half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(data), indent=2) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(_jsonable(data), indent=2) + "\n")
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    """Write ``text`` atomically, through a temporary file of this process's own."""
+    with atomic_write(path) as fh:
+        fh.write(text.encode())

@@ -16,12 +16,13 @@ pretraining it pretrains up to step ``P`` and switches exactly as an uninterrupt
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 from netket_factored_vit._src.cli import build
 from netket_factored_vit._src.cli.config import RunConfig
 from netket_factored_vit._src.cli.errors import UsageError
-from netket_factored_vit._src.cli.output import CHECKPOINT_FILE
+from netket_factored_vit._src.cli.output import CHECKPOINT_FILE, LOG_PREFIX
 
 
 def checkpoint_is_pretraining(out: Path, pretraining_model) -> bool:
@@ -36,21 +37,55 @@ def checkpoint_is_pretraining(out: Path, pretraining_model) -> bool:
     return header.get("model_fields") == ckpt.model_description(pretraining_model)[1]
 
 
-def start_driver(config: RunConfig, system, model, out: Path, *, resume: bool, ranks: int):
+def _last_logged_step(out: Path) -> int | None:
+    """The last step in the log of ``out``, or None without a readable log."""
+    from netket_factored_vit._src.analysis.logs import history, load_log
+
+    try:
+        iters, _ = history(load_log(out / LOG_PREFIX), "Energy")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return int(iters.max()) if iters.size else None
+
+
+def start_driver(
+    config: RunConfig, system, model, out: Path, *, resume: bool, ranks: int, say=None
+):
     """The driver of the phase the run is in: the pretraining's for a new run with
     ``pretrain_steps > 0`` or a checkpoint written during it, else the projected model's.
-    Returns ``(driver, pretraining)``."""
-    pretraining = config.pretrain_steps > 0
-    if pretraining:
-        bare = build.pretraining_model(model)
-        if resume and (out / CHECKPOINT_FILE).exists():
-            pretraining = checkpoint_is_pretraining(out, bare)
-    phase_model = bare if pretraining else model
-    vstate = build.build_state(config, system, phase_model, ranks=ranks)
-    try:
-        driver = build.build_driver(config, system, vstate, out, resume=resume)
-    except (ValueError, OSError) as err:
-        raise UsageError(f"cannot continue the run in {out}: {err}") from None
+    When the checkpoint cannot be read and the previous one is loaded, ``say`` is told
+    which steps are lost and why. Returns ``(driver, pretraining)``."""
+    from netket_factored_vit._src.driver.checkpoint import CheckpointFallbackWarning
+
+    last_logged = _last_logged_step(out) if resume else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CheckpointFallbackWarning)
+        pretraining = config.pretrain_steps > 0
+        if pretraining:
+            bare = build.pretraining_model(model)
+            if resume and (out / CHECKPOINT_FILE).exists():
+                pretraining = checkpoint_is_pretraining(out, bare)
+        phase_model = bare if pretraining else model
+        vstate = build.build_state(config, system, phase_model, ranks=ranks)
+        try:
+            driver = build.build_driver(config, system, vstate, out, resume=resume)
+        except (ValueError, OSError) as err:
+            raise UsageError(f"cannot continue the run in {out}: {err}") from None
+    fallbacks = [w.message for w in caught if issubclass(w.category, CheckpointFallbackWarning)]
+    for w in caught:
+        if not issubclass(w.category, CheckpointFallbackWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if fallbacks and say is not None:
+        fallback, step = fallbacks[-1], driver.step_count
+        lost = (
+            f"; the logged steps {step} to {last_logged} are dropped and trained again"
+            if last_logged is not None and last_logged >= step
+            else ""
+        )
+        say(
+            f"the checkpoint {fallback.path} {fallback.reason}: continuing from the previous "
+            f"one, {fallback.previous}, at step {step}{lost}"
+        )
     return driver, pretraining
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+from netket_factored_vit._src.cli.errors import UsageError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,3 +40,27 @@ class Ranks:
             import netket_factored_vit as nfv
 
             nfv.distributed.get_collectives().all_gather(jnp.zeros(1, dtype=jnp.int32))
+
+    def on_root(self, action: Callable[[], T]) -> T | None:
+        """Run ``action()`` on rank 0 only, and share whether it refused the request: if it
+        raises a :class:`UsageError`, rank 0 raises it and every other rank raises one
+        too (which only rank 0 prints). Returns what ``action`` returned (None off rank 0).
+        """
+        result, error = None, None
+        if self.is_root:
+            try:
+                result = action()
+            except UsageError as err:
+                error = err
+        refused = error is not None
+        if self.size > 1:
+            import jax.numpy as jnp
+            import numpy as np
+
+            import netket_factored_vit as nfv
+
+            flag = jnp.asarray(refused, dtype=jnp.int32)
+            refused = bool(np.asarray(nfv.distributed.get_collectives().bcast(flag)))
+        if refused:
+            raise error if error is not None else UsageError("refused on rank 0")
+        return result

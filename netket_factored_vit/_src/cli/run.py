@@ -21,6 +21,7 @@ from netket_factored_vit._src.cli.config import (
     trajectory_changes,
 )
 from netket_factored_vit._src.cli.errors import UsageError
+from netket_factored_vit._src.cli.folder_lock import FolderLock, claim_folder
 from netket_factored_vit._src.cli.memory import check_step_memory, format_size
 from netket_factored_vit._src.cli.output import (
     CHECKPOINT_FILE,
@@ -28,11 +29,15 @@ from netket_factored_vit._src.cli.output import (
     LOG_PREFIX,
     SUMMARY_FILE,
     check_out_folder,
-    move_aside,
     write_json,
     write_text,
 )
 from netket_factored_vit._src.cli.ranks import Ranks
+from netket_factored_vit._src.cli.step_time import (
+    SHOWN_SECONDS,
+    check_step_time,
+    format_duration,
+)
 from netket_factored_vit._src.cli.summary import run_summary
 from netket_factored_vit._src.cli.time_limit import TimeLimit
 
@@ -137,19 +142,27 @@ def resolve_run_config(
     return config, changes
 
 
-def prepare_folder(out: Path, config: RunConfig, *, mode: str, ranks: Ranks, say) -> None:
-    """Move an old run aside (``--force``), create ``out``, write the settings (rank 0)."""
+def prepare_folder(out: Path, config: RunConfig, *, mode: str, ranks: Ranks, say) -> FolderLock:
+    """Lock ``out`` and write the settings there (:func:`claim_folder`, on rank 0); returns
+    the lock, held by rank 0 until released. Settings equal to the stored ones are not
+    written again."""
     ranks.barrier()  # every rank has read the folder before rank 0 changes it
-    if ranks.is_root:
-        if mode == "move-aside":
-            say(f"moved the previous run aside to {move_aside(out)}")
+
+    def claim() -> FolderLock:
+        lock = claim_folder(out, mode=mode, say=say)
+        text = to_toml(config)
         try:
-            out.mkdir(parents=True, exist_ok=True)
-            write_text(out / CONFIG_FILE, to_toml(config))
+            if not (out / CONFIG_FILE).is_file() or (out / CONFIG_FILE).read_text() != text:
+                write_text(out / CONFIG_FILE, text)
         except OSError as err:
-            # e.g. a path the permission bits allow but the file system refuses
+            lock.release()
             raise UsageError(f"--out {out} cannot be written: {err.strerror or err}") from None
-    ranks.barrier()
+        except BaseException:
+            lock.release()
+            raise
+        return lock
+
+    return ranks.on_root(claim) or FolderLock(out)
 
 
 def check_memory(config: RunConfig, ranks: int) -> int:
@@ -244,7 +257,7 @@ def execute(
                 start_seed = None  # the starts' folders were removed
         resume = True
     driver, pretraining = phases.start_driver(
-        config, system, model, out, resume=resume, ranks=ranks.size
+        config, system, model, out, resume=resume, ranks=ranks.size, say=say
     )
     start = driver.step_count
     pretrain = (
@@ -310,27 +323,33 @@ def _sum_or_samples(config: RunConfig, driver) -> str:
 
 
 def train_in_folder(
-    out: Path, config: RunConfig, *, mode: str, forced: bool, show_progress: bool, ranks, say
+    out: Path, config: RunConfig, *, mode: str, show_progress: bool, ranks, say
 ) -> dict:
-    """Prepare ``out`` (:func:`prepare_folder`) and train in it (:func:`execute`). A run
-    refused before its first step, e.g. a checkpoint that cannot take settings forced on
-    ``--resume``, keeps the settings it had, so that a plain ``--resume`` still works."""
-    stored = (out / CONFIG_FILE).read_text() if mode == "resume" and forced else None
-    prepare_folder(out, config, mode=mode, ranks=ranks, say=say)
+    """Prepare ``out`` (:func:`prepare_folder`) and train in it (:func:`execute`), holding
+    the folder's lock throughout. A resumed run refused before its first step, e.g. by
+    checkpoints that cannot be read or cannot take settings forced on ``--resume``, keeps
+    the settings it had: a refused command changes nothing."""
+    stored = None
+    if ranks.is_root and mode == "resume" and (out / CONFIG_FILE).is_file():
+        stored = (out / CONFIG_FILE).read_text()
+    lock = prepare_folder(out, config, mode=mode, ranks=ranks, say=say)
     try:
         return execute(
             config, out, resume=mode == "resume", show_progress=show_progress, ranks=ranks, say=say
         )
     except UsageError:
-        if stored is not None and ranks.is_root:
+        if stored is not None and (out / CONFIG_FILE).read_text() != stored:
             write_text(out / CONFIG_FILE, stored)
         raise
+    finally:
+        lock.release()
 
 
 def run_command(args: argparse.Namespace, say) -> int:
     """``nfv run``."""
     ranks = Ranks.world()
     out = Path(args.out)
+    ranks.on_root(FolderLock(out).check_free)  # in use: say so before anything else
     mode = check_out_folder(out, resume=args.resume, force=args.force)
     file_settings = read_toml(args.config) if args.config else {}
     config, changes = resolve_run_config(
@@ -346,9 +365,13 @@ def run_command(args: argparse.Namespace, say) -> int:
         say(f"{out} holds no run yet: starting a new one")
     for name, old, new in changes:
         say(f"--force: {name} changes from {old!r} to {new!r}")
-    say(f"settings in {out / CONFIG_FILE}; one step needs at least {format_size(need)}")
+    seconds = check_step_time(config, ranks, say)
+    shown = seconds is not None and seconds >= SHOWN_SECONDS  # below, fixed costs dominate
+    say(
+        f"settings in {out / CONFIG_FILE}; one step needs at least {format_size(need)}"
+        + (f" and {format_duration(seconds)}" if shown else "")
+    )
     train_in_folder(
-        out, config, mode=mode, forced=bool(changes),
-        show_progress=not args.no_progress, ranks=ranks, say=say,
-    )  # fmt: skip
+        out, config, mode=mode, show_progress=not args.no_progress, ranks=ranks, say=say
+    )
     return 0

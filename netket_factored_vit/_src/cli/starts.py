@@ -25,6 +25,7 @@ import numpy as np
 from netket_factored_vit._src.cli import phases
 from netket_factored_vit._src.cli.config import RunConfig, to_toml
 from netket_factored_vit._src.cli.output import CHECKPOINT_FILE, CONFIG_FILE, LOG_PREFIX, write_text
+from netket_factored_vit._src.driver.temporaries import atomic_write
 
 STARTS_FOLDER = "starts"
 """Sub-folder of a run that holds its starts."""
@@ -77,7 +78,7 @@ def run_starts(config: RunConfig, system, model, out: Path, *, ranks, run, open_
         ranks.barrier()
         resume = (folder / CHECKPOINT_FILE).exists()
         driver, pretraining = phases.start_driver(
-            start_config, system, model, folder, resume=resume, ranks=ranks.size
+            start_config, system, model, folder, resume=resume, ranks=ranks.size, say=say
         )
         if driver.step_count < config.start_steps:
             say(f"start {seed}: steps {driver.step_count} to {config.start_steps} in {folder}")
@@ -95,8 +96,7 @@ def run_starts(config: RunConfig, system, model, out: Path, *, ranks, run, open_
     if ranks.is_root:
         # the checkpoint last, and whole: its presence in `out` ends the starts
         for name in (LOG_PREFIX + ".log", CHECKPOINT_FILE):
-            partial = out / (name + ".copying")
-            shutil.copy2(start_folder(out, seed) / name, partial)
-            partial.replace(out / name)
+            with atomic_write(out / name) as fh, open(start_folder(out, seed) / name, "rb") as src:
+                shutil.copyfileobj(src, fh)
     ranks.barrier()
     return seed

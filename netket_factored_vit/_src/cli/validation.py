@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from netket_factored_vit._src.cli.config import RunConfig, flag_name
+from netket_factored_vit._src.cli.config import FIELDS, RunConfig, base_type, flag_name
 from netket_factored_vit._src.cli.errors import UsageError
 
 
@@ -20,9 +20,25 @@ def _positive_float(config: RunConfig, name: str) -> None:
         raise UsageError(f"{flag_name(name)} must be a positive finite number, got {value}")
 
 
+MAX_INTEGER = 2**31 - 1
+"""The largest integer setting: the optimizer's step counter is a 32-bit integer (and
+TOML 1.0 holds no integer beyond 64 bits)."""
+
+
+def _check_integers(config: RunConfig) -> None:
+    for name in FIELDS:
+        value = getattr(config, name)
+        if base_type(name) is int and value is not None and abs(value) > MAX_INTEGER:
+            raise UsageError(
+                f"{flag_name(name)} {value} is out of range: integer settings are between "
+                f"-{MAX_INTEGER} and {MAX_INTEGER}"
+            )
+
+
 def check_config(config: RunConfig, *, ranks: int = 1) -> None:
     """Raise a :class:`UsageError` naming the first bad value of a resolved ``config``
     and what is allowed."""
+    _check_integers(config)
     for name in (
         "n_iter",
         "schedule_steps",
@@ -65,8 +81,10 @@ def check_config(config: RunConfig, *, ranks: int = 1) -> None:
                 "rate decays from --lr to --lr-final; lower --lr-final, or give "
                 "--lr-final none for a constant rate"
             )
-    if not (math.isfinite(config.momentum) and 0 <= config.momentum < 1):
-        raise UsageError(f"--momentum must be in [0, 1), got {config.momentum}")
+    _check_diag_shifts(config)
+    if not (math.isfinite(config.momentum) and 0 <= config.momentum <= 1):
+        # NetKet's range, and the driver's
+        raise UsageError(f"--momentum must be in [0, 1], got {config.momentum}")
     for name in ("J1", "J2", "J", "J_prime"):
         if not math.isfinite(getattr(config, name)):
             raise UsageError(
@@ -102,6 +120,25 @@ def _check_exact(config: RunConfig, ranks: int) -> None:
             f"--exact on {lx}x{ly}: the Hilbert space has {dimension:,} basis states, more "
             f"than the {MAX_ORBIT_SUM_STATES:,} an exact run accepts (4x6 with Sz = 0 is the "
             "largest lattice); drop --exact to sample"
+        )
+
+
+def _check_diag_shifts(config: RunConfig) -> None:
+    # The schedules decay, as the learning rate does: a final shift above the first one
+    # would raise the regularisation during the run (1e-4 to 1.0 gave 0.75 by step 2).
+    if config.diag_shift_final > config.diag_shift:
+        raise UsageError(
+            f"--diag-shift-final {config.diag_shift_final:g} is larger than --diag-shift "
+            f"{config.diag_shift:g}: the diag shift decays from --diag-shift to "
+            "--diag-shift-final; lower --diag-shift-final, or give it equal to --diag-shift "
+            "for a constant shift"
+        )
+    if config.pretrain_steps and config.pretrain_diag_shift < config.diag_shift:
+        raise UsageError(
+            f"--pretrain-diag-shift {config.pretrain_diag_shift:g} is smaller than "
+            f"--diag-shift {config.diag_shift:g}: during the pretraining the diag shift decays "
+            "from --pretrain-diag-shift to --diag-shift; raise --pretrain-diag-shift, or give "
+            "it equal to --diag-shift"
         )
 
 

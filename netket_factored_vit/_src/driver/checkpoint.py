@@ -6,11 +6,13 @@ to (model, Hilbert space, Hamiltonian, sampler, number of parameters and
 samples); :func:`validate_header` compares it with the driver that loads it
 and names every field that differs.
 
-Writes go to a temporary file in the same directory, are flushed to disk and
-then moved over the old checkpoint with :func:`os.replace`, which is atomic on
-POSIX file systems: a crash mid-write leaves the previous checkpoint intact
-(the next write removes the temporary file it left). The previous checkpoint is
-also kept next to the new one as ``<name>.prev``.
+Writes go to a temporary file in the same directory, named after the writing
+process (:mod:`.temporaries`), are flushed to disk and then moved over the old
+checkpoint with :func:`os.replace`, which is atomic on POSIX file systems: a
+crash mid-write leaves the previous checkpoint intact (the next write removes
+the temporary file it left, and only temporary files no live writer holds).
+The previous checkpoint is also kept next to the new one as ``<name>.prev``.
+Both get the permissions of the user's umask, like every other file of a run.
 
 The file stores a SHA-256 checksum of the header and of the serialized state:
 a damaged file (a flipped bit, a truncated copy) is detected on reading, and
@@ -24,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ from typing import Any
 import jax
 import numpy as np
 from flax import serialization
+
+from netket_factored_vit._src.driver.temporaries import (
+    atomic_write,
+    remove_stale_temporaries,
+    temporary_path,
+)
 
 CHECKPOINT_FORMAT = "netket_factored_vit.driver.checkpoint"
 """Identifies our files; a msgpack file without it is refused."""
@@ -55,6 +62,19 @@ VALIDATED_FIELDS = (
     "momentum",
 )
 """Header fields that must agree between a checkpoint and the driver loading it."""
+
+
+class CheckpointFallbackWarning(UserWarning):
+    """A checkpoint could not be read, and :func:`read_checkpoint` loaded its ``.prev``."""
+
+    def __init__(self, path: str | Path, previous: str | Path, reason: str):
+        self.path = Path(path)
+        """The checkpoint that could not be read."""
+        self.previous = Path(previous)
+        """The previous checkpoint, which was read instead."""
+        self.reason = reason
+        """Why ``path`` was not read: ``"is missing"`` or ``"cannot be read (...)"``."""
+        super().__init__(f"Checkpoint {path} {reason}; loading the previous one, {previous}.")
 
 
 def strip_addresses(text: str) -> str:
@@ -93,8 +113,49 @@ def operator_fingerprint(operator: Any, *, n_configurations: int = 8) -> str:
     return digest.hexdigest()[:16]
 
 
+def _repr_fields(text: str) -> dict[str, str] | None:
+    """The ``name = value`` lines of a flax-style repr, nested names joined by dots
+    (``model.d_model``), or None when ``text`` has none."""
+    fields, prefix = {}, []
+    for line in text.splitlines():
+        line = line.strip().rstrip(",")
+        match = re.fullmatch(r"(\w+) = (.*)", line)
+        if match is not None:
+            name, value = match.groups()
+            if value.endswith("("):  # a nested module: its fields follow
+                prefix.append(name)
+                fields[".".join(prefix)] = value[:-1]
+            else:
+                fields[".".join([*prefix, name])] = value
+        elif line == ")" and prefix:
+            prefix.pop()
+    return fields or None
+
+
+def _difference(name: str, saved: Any, expected: Any) -> str:
+    """How the checkpoint's ``saved`` differs from the driver's ``expected`` value of the
+    header field ``name``; for two module reprs, only the fields that differ."""
+    fields = [_repr_fields(v) if isinstance(v, str) else None for v in (saved, expected)]
+    if None not in fields:
+        classes = [v.split("(", 1)[0].strip() for v in (saved, expected)]
+        if classes[0] != classes[1]:
+            return f"  {name}: a {classes[0]} in the checkpoint, a {classes[1]} here"
+        ours, theirs = fields
+        keys = [k for k in dict.fromkeys([*ours, *theirs]) if ours.get(k) != theirs.get(k)]
+        # a nested module of another class: name it, not each of its fields
+        keys = [k for k in keys if not any(k.startswith(d + ".") for d in keys)]
+        if keys:
+            listed = "; ".join(
+                f"{k} {ours.get(k, '(none)')} in the checkpoint, {theirs.get(k, '(none)')} here"
+                for k in keys
+            )
+            return f"  {name}: {listed}"
+    return f"  {name}: checkpoint has {saved!r}, this driver has {expected!r}"
+
+
 def validate_header(saved: dict, expected: dict, *, path: str | Path = "checkpoint") -> None:
-    """Raise a :class:`ValueError` naming every validated field that differs."""
+    """Raise a :class:`ValueError` naming every validated field that differs (for the
+    model and the sampler, the fields of their reprs that differ)."""
     if saved.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a netket_factored_vit driver checkpoint.")
     if saved.get("version") not in READABLE_VERSIONS:
@@ -103,14 +164,14 @@ def validate_header(saved: dict, expected: dict, *, path: str | Path = "checkpoi
             f"netket_factored_vit reads versions {READABLE_VERSIONS}."
         )
     diffs = [
-        f"  {k}: checkpoint has {saved.get(k)!r}, this driver has {expected.get(k)!r}"
+        _difference(k, saved.get(k), expected.get(k))
         for k in VALIDATED_FIELDS
         if saved.get(k) != expected.get(k)
     ]
     if diffs:
         raise ValueError(
             f"The checkpoint {path} belongs to a different model or system; these fields differ:\n"
-            + "\n".join(diffs)
+            + ";\n".join(diffs)
         )
 
 
@@ -129,53 +190,33 @@ def write_checkpoint(path: str | Path, header: dict, state: dict) -> Path:
         {"header": header, "state": payload, "sha256": _checksum(header, payload)}
     )
     remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            _keep_previous(path)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, before_replace=lambda: _keep_previous(path)) as fh:
+        fh.write(data)
     return path
 
 
 def _keep_previous(path: Path) -> None:
     # A hard link keeps `path` in place until the new file replaces it, so there
     # is no moment without a complete checkpoint under the main name.
+    if not path.exists():
+        return
     prev = previous_path(path)
-    tmp_prev = path.with_name(f".{path.name}.prev.tmp")
-    if tmp_prev.exists():
-        tmp_prev.unlink()
+    tmp_prev = temporary_path(prev)
     try:
         os.link(path, tmp_prev)
     except OSError:
         shutil.copy2(path, tmp_prev)
-    os.replace(tmp_prev, prev)
+    try:
+        os.replace(tmp_prev, prev)
+    except BaseException:
+        tmp_prev.unlink(missing_ok=True)
+        raise
 
 
 def previous_path(path: str | Path) -> Path:
     """Where :func:`write_checkpoint` keeps the checkpoint it replaced."""
     path = Path(path)
     return path.with_name(path.name + ".prev")
-
-
-def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Delete the temporary files an interrupted :func:`write_checkpoint` of ``path``
-    left behind; returns them."""
-    path = Path(path)
-    stale = [p for p in path.parent.glob(f".{path.name}.*.tmp") if p.is_file()]
-    for p in stale:
-        try:
-            p.unlink()
-        except FileNotFoundError:  # removed by someone else meanwhile
-            pass
-    return stale
 
 
 def _checksum(header: str, payload: bytes) -> str:
@@ -240,5 +281,5 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict, Path]:
             f"No readable checkpoint: {path} {reason}, and the previous one cannot be read "
             f"either ({err})."
         ) from None
-    warnings.warn(f"Checkpoint {path} {reason}; loading the previous one, {prev}.", stacklevel=2)
+    warnings.warn(CheckpointFallbackWarning(path, prev, reason), stacklevel=2)
     return header, state, prev

@@ -31,6 +31,8 @@ import numpy as np
 from netket.logging import JsonLog, RuntimeLog
 from netket.utils.history import History, HistoryDict
 
+from netket_factored_vit._src.driver.temporaries import atomic_write
+
 
 def json_log_files(logger) -> list[Path]:
     """The files a :class:`~netket.logging.JsonLog` writes (empty for other loggers)."""
@@ -82,12 +84,9 @@ def check_no_collision(checkpoint_path: Path | None, out) -> None:
 
 def _write_atomically(logger: RuntimeLog, path: Path) -> None:
     # RuntimeLog.serialize overwrites in place; a crash in the middle would leave
-    # half a file. Write a sibling and rename it over the log instead.
-    tmp = path.with_name(f".{path.name}.partial.log")
-    logger.serialize(tmp)
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # half a file. Write a sibling of this process's own and rename it over the log.
+    with atomic_write(path) as fh:
+        logger.serialize(fh)
 
 
 def flush_loggers(loggers: Iterable) -> None:

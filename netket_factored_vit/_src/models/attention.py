@@ -25,6 +25,24 @@ default_bias_init = nn.initializers.zeros
 default_positional_init = nn.initializers.normal(stddev=0.1)
 
 
+def check_size(owner: str, name: str, value: Any) -> None:
+    """Raise a ``ValueError`` naming ``owner.name`` unless ``value`` is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}.")
+
+
+def check_lattice_shape(owner: str, name: str, value: Any) -> None:
+    """Raise a ``ValueError`` unless ``value`` is a pair of positive integers."""
+    try:
+        sides = tuple(value)
+    except TypeError:
+        sides = ()
+    if len(sides) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1 for v in sides
+    ):
+        raise ValueError(f"{owner}: {name} must be two positive integers (Lx, Ly), got {value!r}.")
+
+
 def displacement_index(patch_grid: tuple[int, int]) -> np.ndarray:
     r"""Index of the displacement :math:`r_j - r_i` on the torus of patches.
 
@@ -115,6 +133,10 @@ class AttentionBase(nn.Module):
                 f"{type(self).__name__} needs {', '.join(missing)} to be set before it is "
                 "used on its own; inside a ViT they are filled in automatically."
             )
+        owner = type(self).__name__
+        check_size(owner, "d_model", self.d_model)
+        check_size(owner, "num_heads", self.num_heads)
+        check_lattice_shape(owner, "patch_grid", self.patch_grid)
         if self.d_model % self.num_heads != 0:
             raise ValueError(
                 f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}."
@@ -124,8 +146,8 @@ class AttentionBase(nn.Module):
         """Creates the positional table and the value and output projections.
 
         Raises:
-            ValueError: if ``d_model``, ``num_heads`` or ``patch_grid`` is unset, or
-                ``num_heads`` does not divide ``d_model``.
+            ValueError: if ``d_model``, ``num_heads`` or ``patch_grid`` is unset or not
+                positive, or ``num_heads`` does not divide ``d_model``.
         """
         self._check_geometry()
         n = self.num_tokens

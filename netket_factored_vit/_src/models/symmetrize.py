@@ -121,6 +121,11 @@ class Symmetrized(nn.Module):
     With ``spin_flip=True`` the configurations :math:`-g\sigma` are added with character
     ``parity`` (:math:`\pm 1`).
 
+    Configurations must hold spins :math:`\pm 1` (NetKet's ``Spin(0.5)``); they are not
+    checked, as inside ``jit`` that would cost a pass over every batch. With 0/1
+    occupations the flip :math:`-\sigma` gives 0/-1, which is no configuration at all, and
+    every amplitude is silently wrong: convert them with ``2 * n - 1``.
+
     The wrapped model's parameters live under ``"model"``: to symmetrize a trained model,
     use ``{"params": {"model": vstate.parameters}}`` as the variables of the wrapper.
     """
@@ -139,7 +144,7 @@ class Symmetrized(nn.Module):
     r"""With ``point_group``, only its rotations (C4 on a square, :math:`\{1, C_2\}` on a
     rectangle): half the images, and no constraint from the mirrors."""
     spin_flip: bool = False
-    r"""Include the global spin flip :math:`\sigma \to -\sigma`."""
+    r"""Include the global spin flip :math:`\sigma \to -\sigma` (spins must be :math:`\pm 1`)."""
     parity: int = 1
     """Character (+1 or -1) of the spin flip, used when ``spin_flip`` is True."""
 

@@ -15,11 +15,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
-from netket.nn import log_cosh
+from netket.nn.activation import log_cosh
 from netket.utils.types import DType, NNInitFunc
 
 from netket_factored_vit._src.models.attention import (
     AttentionBase,
+    check_lattice_shape,
+    check_size,
     default_bias_init,
     default_kernel_init,
     default_positional_init,
@@ -92,6 +94,11 @@ class ViT(nn.Module):
     :math:`\{-1, +1\}` (NetKet's ``Spin(0.5)`` convention), site ``i = x * Ly + y``.
     Output: complex log-amplitudes of shape ``(...)``. All parameters are real.
 
+    The values are not checked (that would cost a pass over every batch inside ``jit``):
+    0/1 occupations, for example, give other log-amplitudes without an error. Convert
+    them with ``2 * n - 1``. The functions of :mod:`netket_factored_vit.analysis` refuse
+    such configurations.
+
     The configuration is cut into :math:`b \times b` patches (tokens), embedded
     linearly (no positional embedding: positions enter only through the
     attention weights), passed through ``num_layers`` pre-LayerNorm encoder
@@ -147,9 +154,14 @@ class ViT(nn.Module):
     """Initializer of the attention's positional table."""
 
     def __post_init__(self):
+        # every size is checked here: a zero or negative one would otherwise fail deep in
+        # flax or XLA (ZeroDivisionError, MLIRError), or not at all (num_layers=-1)
+        check_lattice_shape("ViT", "lattice_shape", self.lattice_shape)
+        for name in ("patch_size", "d_model", "num_heads", "num_layers", "mlp_ratio"):
+            check_size("ViT", name, getattr(self, name))
         lx, ly = self.lattice_shape
         b = self.patch_size
-        if b < 1 or lx % b != 0 or ly % b != 0:
+        if lx % b != 0 or ly % b != 0:
             raise ValueError(
                 f"lattice_shape={tuple(self.lattice_shape)} has sides that are not multiples of "
                 f"patch_size={b}; choose a patch size dividing both sides."
