@@ -11,7 +11,8 @@ inside a patch (every translation and C4v, fewer orbits).
 
 Run::
 
-    .venv/bin/python bench/bench_exact_step.py --steps 8 --out bench/results/bench_exact_step_cpu.json
+    .venv/bin/python bench/bench_exact_step.py --steps 8 \
+        --out bench/results/bench_exact_step_cpu.json
 """
 
 from __future__ import annotations

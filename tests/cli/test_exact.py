@@ -25,12 +25,15 @@ def test_exact_run_logs_exact_energies(tmp_path, tiny):
     assert len(weights) == 3 and all(0 < w < 1 for w in weights)
 
 
-def test_exact_run_of_the_main_job_model_uses_its_orbits(tmp_path, tiny):
+def test_exact_run_with_a_pretraining_switches_to_the_projection_s_orbits(tmp_path, tiny):
     out = tmp_path / "c4v"
     flags = [f for f in tiny if f not in ("--symmetrize", "none")]
-    assert main(["run", *flags, "--exact", "--spin-flip", "--n-iter", "1", "--out", str(out)]) == 0
+    flags += ["--exact", "--spin-flip", "--pretrain-steps", "1", "--n-iter", "2"]
+    assert main(["run", *flags, "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_orbits"] == 298  # C4v, whole-patch translations and the spin flip
+    log = json.loads((out / "log.log").read_text())
+    assert log["non_marshall_fraction"]["iters"] == [0, 1]  # bare ViT, then the projection
 
 
 def test_exact_run_on_a_lattice_too_large_is_refused_before_anything(tmp_path, tiny, capsys):

@@ -92,7 +92,8 @@ class NonMarshallRecorder:
         from netket_factored_vit import analysis
         from netket_factored_vit.vqs import OrbitSumState
 
-        if self._marshall is None:
+        if self._marshall is None or self._marshall[0] is not state:
+            self._marshall = None  # a new state (the projection after a pretraining)
             if isinstance(state, OrbitSumState):
                 group, reps = state.symmetry_group, np.asarray(state.representatives)
                 signs = [
@@ -100,11 +101,12 @@ class NonMarshallRecorder:
                     for k in range(len(group))
                 ]
                 if all(np.array_equal(s, signs[0]) for s in signs):
-                    self._marshall = ("orbits", signs[0])
+                    self._marshall = (state, "orbits", signs[0])
             if self._marshall is None:
                 states = np.asarray(state.hilbert.all_states())
-                self._marshall = ("basis", analysis.marshall_signs(states, self.lattice_shape))
-        where, marshall = self._marshall
+                marshall = analysis.marshall_signs(states, self.lattice_shape)
+                self._marshall = (state, "basis", marshall)
+        _, where, marshall = self._marshall
         if where == "orbits":
             p = np.asarray(state.orbit_probabilities())
             phases = np.exp(1j * np.asarray(state.log_representatives()).imag)
