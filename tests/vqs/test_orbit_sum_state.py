@@ -54,6 +54,9 @@ def _update(hamiltonian, state, use_ntk):
     "projection, orbits",
     [
         pytest.param(None, 3270, id="bare"),
+        pytest.param(
+            {"translations": "none", "point_group": False, "spin_flip": True}, 1731, id="bare-flip"
+        ),
         pytest.param({"translations": "none"}, 538, id="c4v"),
         pytest.param({"translations": "none", "spin_flip": True}, 298, id="c4v-flip"),
     ],
