@@ -52,11 +52,16 @@ def images(model) -> int:
     return len(perms) * (2 if getattr(model, "spin_flip", False) else 1)
 
 
-def step_flops(vit, model, n_samples: int, *, ranks: int = 1, use_ntk: bool | None = None) -> float:
-    """Floating-point operations of one step on one rank (see the module's formula)."""
+def step_flops(
+    vit, model, n_samples: int, *, ranks: int = 1, use_ntk: bool | None = None, exact=False
+) -> float:
+    """Floating-point operations of one step on one rank (see the module's formula). With
+    ``exact``, ``n_samples`` are the orbits of an exact state, each evaluated four times
+    (once for the amplitudes the local energies reuse, three times for the Jacobian)."""
     n_sites, n_parameters = vit.n_sites, vit.num_parameters
     per_rank = n_samples / ranks
-    model_flops = forward_flops(vit) * images(model) * per_rank * (3 * n_sites + 3)
+    per_row = 4 if exact else 3 * n_sites + 3
+    model_flops = forward_flops(vit) * images(model) * per_rank * per_row
     rows = 2 * n_samples
     if use_ntk is None:
         use_ntk = n_parameters > rows
@@ -102,7 +107,12 @@ def check_step_time(config, ranks, say) -> float | None:
     vit = build.build_vit(config)
     model = build.wrap_symmetrized(config, vit)
     use_ntk = {"auto": None, "yes": True, "no": False}[config.use_ntk]
-    flops = step_flops(vit, model, config.n_samples, ranks=ranks.size, use_ntk=use_ntk)
+    rows = config.n_samples
+    if config.exact:  # at least one orbit per |G| basis states
+        from netket_factored_vit._src.systems.references import hilbert_dimension
+
+        rows = -(-hilbert_dimension(build.build_system(config)) // len(model.symmetry_group))
+    flops = step_flops(vit, model, rows, ranks=ranks.size, use_ntk=use_ntk, exact=config.exact)
     rate = measured_rate(config.dtype)
     seconds = flops / rate
     if seconds > WARN_SECONDS:
