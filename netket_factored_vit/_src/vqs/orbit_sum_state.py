@@ -134,7 +134,8 @@ class OrbitSumState(FullSumState):
         self._representatives = jnp.asarray(self._orbits.representatives)
         self._log_sizes = jnp.asarray(np.log(self._orbits.sizes.astype(np.float64)))
         self._orbit_of_state = None  # of hilbert.all_states(), built by to_array
-        self._operators: dict[int, tuple[Any, OrbitOperator]] = {}
+        # id -> (operator, its OrbitOperator, its columns and elements on the device)
+        self._operators: dict[int, tuple[Any, OrbitOperator, jax.Array, jax.Array]] = {}
         self._log_psi = None
         self.check_invariance()
 
@@ -235,7 +236,10 @@ class OrbitSumState(FullSumState):
             )
         key = id(operator)
         if key not in self._operators or self._operators[key][0] is not operator:
-            self._operators[key] = (operator, OrbitOperator(operator, self._orbits))
+            orbit_op = OrbitOperator(operator, self._orbits)
+            self._operators[key] = (
+                operator, orbit_op, jnp.asarray(orbit_op.columns), jnp.asarray(orbit_op.elements)
+            )  # fmt: skip
         return self._operators[key][1]
 
     def local_estimators(self, operator) -> jax.Array:
@@ -246,12 +250,10 @@ class OrbitSumState(FullSumState):
     def local_estimators_and_stats(self, operator) -> tuple[jax.Array, Stats]:
         """The orbit-averaged local estimators and their exact statistics (mean and
         variance over :math:`|\\psi|^2`, no error of the mean)."""
-        orbit_op = self.orbit_operator(operator)
+        self.orbit_operator(operator)  # built and moved to the device once per operator
+        _, _, columns, elements = self._operators[id(operator)]
         local, mean, variance = _local_and_stats(
-            self.log_representatives(),
-            self._log_sizes,
-            jnp.asarray(orbit_op.columns),
-            jnp.asarray(orbit_op.elements),
+            self.log_representatives(), self._log_sizes, columns, elements
         )
         return local, Stats(mean=mean, error_of_mean=0.0, variance=variance)
 
