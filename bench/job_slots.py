@@ -21,7 +21,10 @@ def core_slots(jobs: int) -> list[tuple[int, ...]]:
     return [tuple(cores[i * per : (i + 1) * per]) for i in range(jobs)]
 
 
-def start_on(cores: tuple[int, ...], command: list[str], env: dict) -> subprocess.Popen:
-    """Start ``command`` with its affinity set to ``cores`` and one thread per core."""
+def start_on(cores: tuple[int, ...], command: list[str], env: dict, **popen) -> subprocess.Popen:
+    """Start ``command`` with its affinity set to ``cores`` and one thread per core
+    (``popen``: more arguments of :class:`subprocess.Popen`, e.g. ``stdout``)."""
     env = {**env, "NFV_THREADS_PER_RANK": str(len(cores))}
-    return subprocess.Popen(command, env=env, preexec_fn=lambda: os.sched_setaffinity(0, cores))
+    return subprocess.Popen(
+        command, env=env, preexec_fn=lambda: os.sched_setaffinity(0, cores), **popen
+    )

@@ -35,7 +35,7 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 # docs/study/ holds the study's generated pieces (tables.md, figures, configs), which
 # docs/study.md includes: they are not pages of their own
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "figures/*.py", "study/**"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "figures/*.py", "study/**", "accuracy/**"]
 templates_path = ["_templates"]
 
 # MyST: $...$ and $$...$$ math, ::: fences, anchors for the headings of every page

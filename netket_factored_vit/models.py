@@ -22,4 +22,8 @@ from netket_factored_vit._src.models.symmetrize import (
     symmetry_permutations as symmetry_permutations,
 )
 from netket_factored_vit._src.models.symmetry_group import SymmetryGroup as SymmetryGroup
-from netket_factored_vit._src.models.vit import EncoderBlock as EncoderBlock, ViT as ViT
+from netket_factored_vit._src.models.vit import (
+    OUTPUTS as OUTPUTS,
+    EncoderBlock as EncoderBlock,
+    ViT as ViT,
+)

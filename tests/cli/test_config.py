@@ -7,6 +7,7 @@ from netket_factored_vit._src.cli.config import (
     TRAJECTORY_FIELDS,
     RunConfig,
     from_settings,
+    read_stored,
     read_toml,
     resolve,
     to_toml,
@@ -21,6 +22,16 @@ def test_stored_settings_read_back_identically(tmp_path):
     path.write_text(to_toml(config))
     assert from_settings(read_toml(path)) == config
     assert set(read_toml(path)) == set(FIELDS)
+
+
+def test_settings_stored_before_the_sampling_power_read_as_psi_squared(tmp_path):
+    config = resolve(RunConfig(attention="t5"))
+    text = to_toml(config)
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    assert read_stored(path).sampling_power == 1.0  # the default, stored
+    path.write_text("".join(line for line in text.splitlines(True) if "sampling_power" not in line))
+    assert read_stored(path) == config.replace(sampling_power=2.0)
 
 
 def test_resolve_fills_the_preset_and_fixes_the_horizon():

@@ -53,6 +53,19 @@ REPO = Path(__file__).parents[2]
             ["--L", "6", "--patch-size", "4"], "not multiples of --patch-size 4", id="pat"
         ),
         pytest.param(["--attention", "softmax"], "invalid choice: 'softmax'", id="attention"),
+        pytest.param(
+            ["--sampling-power", "0"], "--sampling-power must be in (0, 2], got 0", id="power0"
+        ),
+        pytest.param(
+            ["--sampling-power", "2.5"], "--sampling-power must be in (0, 2], got 2.5", id="p2.5"
+        ),
+        pytest.param(["--sampling-power", "nan"], "--sampling-power must be in (0, 2]", id="pnan"),
+        pytest.param(["--output", "cosh"], "invalid choice: 'cosh'", id="output"),
+        pytest.param(
+            ["--output", "marshall-signed", "--L", "6", "--Ly", "3", "--patch-size", "3"],
+            "--output marshall-signed needs Marshall's sign, which the periodic 6x3 lattice",
+            id="output-odd-side",
+        ),
         pytest.param(["--preset", "huge"], "--preset 'huge' is unknown", id="preset"),
         pytest.param(["--n-iter", "ten"], "invalid int value: 'ten'", id="int"),
         pytest.param(["--config", "absent.toml"], "absent.toml: no such file", id="config"),

@@ -119,6 +119,20 @@ def test_resume_extends_a_run_with_the_schedule_of_the_first(tmp_path, tiny, cap
     assert "schedule_steps = 2" in (out / "config.toml").read_text()
 
 
+def test_a_run_stored_before_the_sampling_power_resumes_on_psi_squared(tmp_path, tiny, capsys):
+    out = tmp_path / "run"
+    args = [*tiny, "--n-iter", "2", "--sampling-power", "2", "--out", str(out)]
+    assert main(args) == 0
+    config = out / "config.toml"
+    lines = config.read_text().splitlines(True)
+    config.write_text("".join(line for line in lines if not line.startswith("sampling_power")))
+    with pytest.raises(SystemExit):  # the default power would change the trajectory
+        main(["--resume", "--n-iter", "3", "--sampling-power", "1", "--out", str(out)])
+    assert "sampling_power: the run has 2.0, now 1.0" in capsys.readouterr().err
+    assert main(["--resume", "--n-iter", "3", "--no-progress", "--out", str(out)]) == 0
+    assert "sampling_power = 2.0" in config.read_text()
+
+
 def test_force_moves_the_old_run_aside(tmp_path, tiny, capsys):
     out = tmp_path / "run"
     out.mkdir()

@@ -266,3 +266,72 @@ def test_named_initializations_set_the_vit_initializers(name):
 def test_unknown_initialization_lists_names():
     with pytest.raises(ValueError, match="xavier"):
         nfv.models.vit_preset("small", initialization="orthogonal")
+
+
+def _marshall(states, lattice_shape):
+    """Marshall's sign, written out: (-1)^(up spins on the sites of even x + y)."""
+    lx, ly = lattice_shape
+    on_a = [(i // ly + i % ly) % 2 == 0 for i in range(lx * ly)]
+    return np.array([(-1) ** int(np.sum(np.asarray(s)[on_a] > 0)) for s in states])
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_marshall_signed_head_parameter_count(attention):
+    model = ViT(lattice_shape=(4, 4), attention=attention, output="marshall-signed")
+    variables = model.init(jax.random.key(0), _configs(2, 16))
+    assert _count(variables) == model.num_parameters
+    d = model.d_model
+    assert ViT(lattice_shape=(4, 4), attention=attention).num_parameters - model.num_parameters == (
+        d * d + 2 * d - 1
+    )
+
+
+def test_marshall_signed_head_starts_on_marshalls_sign_and_can_leave_it():
+    """Real amplitudes, Marshall's sign at initialisation, and the sign factor s changing
+    it: psi = M(sigma) s exp(sum log cosh v), checked against the formula."""
+    shape = (4, 4)
+    states = nk.hilbert.Spin(0.5, 16, total_sz=0).all_states()
+    model = ViT(lattice_shape=shape, d_model=8, num_heads=2, num_layers=1, output="marshall-signed")
+    variables = model.init(jax.random.key(1), states[:2])
+    psi = np.exp(np.asarray(model.apply(variables, states)))
+    marshall = _marshall(states, shape)
+    assert np.max(np.abs(psi.imag)) <= 1e-12 * np.max(np.abs(psi))
+    np.testing.assert_array_equal(np.sign(psi.real), marshall)
+
+    params = jax.tree.map(lambda x: x, variables["params"])
+    kernel = jax.random.normal(jax.random.key(2), params["sign"]["kernel"].shape)
+    params["sign"] = {"kernel": kernel, "bias": jnp.asarray([0.1])}
+    psi = np.exp(np.asarray(model.apply({"params": params}, states))).real
+    z, v = _pooled_and_amplitude_features(model, params, states)
+    s = z @ np.asarray(kernel)[:, 0] + 0.1
+    expected = marshall * s * np.exp(np.sum(np.log(np.cosh(v)), axis=-1))
+    np.testing.assert_allclose(psi, expected, rtol=1e-10)
+    flipped = np.mean(np.sign(psi) != marshall)
+    assert 0.05 < flipped < 0.95
+
+
+def _pooled_and_amplitude_features(model, params, states):
+    """``z`` and ``v`` of the marshall-signed head, captured from the model's own layers."""
+    _, inter = model.apply(
+        {"params": params}, states, capture_intermediates=True, mutable=["intermediates"]
+    )
+    inter = inter["intermediates"]
+    z = np.asarray(inter["norm_pool"]["__call__"][0])
+    v = np.asarray(inter["norm_real"]["__call__"][0])
+    return z, v
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        pytest.param({"output": "cosh"}, "'log-cosh', 'marshall-signed'", id="unknown"),
+        pytest.param(
+            {"output": "marshall-signed", "lattice_shape": (6, 3), "patch_size": 3},
+            r"both sides even; lattice_shape=\(6, 3\)",
+            id="odd-side",
+        ),
+    ],
+)
+def test_bad_output(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ViT(**kwargs)

@@ -210,3 +210,26 @@ def test_checkpoint_resume_continues_the_trajectory(system, tmp_path):
     assert resumed.step_count == 2
     resumed.run(2, show_progress=False)
     assert np.array_equal(_flat(resumed.state.parameters), _flat(straight.state.parameters))
+
+
+def test_marshall_signed_head_equal_to_full_sum(system):
+    """Marshall's sign is invariant under every translation of the 4x4 lattice (it swaps
+    the sublattices, and 8 up spins keep the parity) and the spin flip: the orbit sum of
+    the projected marshall-signed ViT is exact."""
+    vit = _vit(output="marshall-signed")
+    model = nfv.models.Symmetrized(model=vit, translations="patch", spin_flip=True)
+    exact = nfv.vqs.OrbitSumState(system.hilbert, model, seed=3)
+    params = dict(exact.parameters)
+    # a sign factor that changes sign on some configurations
+    params["model"] = {**params["model"], "sign": {
+        "kernel": jax.random.normal(jax.random.key(4), params["model"]["sign"]["kernel"].shape),
+        "bias": params["model"]["sign"]["bias"] * 0.1,
+    }}  # fmt: skip
+    exact.parameters = params
+    assert exact.n_orbits == 107
+    full = nk.vqs.FullSumState(system.hilbert, model, variables=exact.variables)
+    H = system.hamiltonian
+    (e1, g1), (e2, g2) = exact.expect_and_grad(H), full.expect_and_grad(H)
+    assert abs(e1.mean - e2.mean) <= TOLERANCE * abs(e2.mean)
+    _close(_flat(g1), _flat(g2))
+    _close(_update(H, exact, use_ntk=True), _update(H, full, use_ntk=False))

@@ -80,7 +80,12 @@ def _jitted_apply(model: nn.Module):
 
 
 def non_marshall_fraction(
-    model: nn.Module, variables: Any, sigma: Any, lattice_shape: tuple[int, int]
+    model: nn.Module,
+    variables: Any,
+    sigma: Any,
+    lattice_shape: tuple[int, int],
+    *,
+    sampling_power: float = 2.0,
 ) -> float:
     r"""Monte Carlo estimate of the weight of a state against Marshall's sign.
 
@@ -88,7 +93,9 @@ def non_marshall_fraction(
     :class:`netket.vqs.MCState`), this is the fraction of the samples whose sign, after
     the global phase is aligned with Marshall's sign, is not Marshall's: an estimate of
     :math:`w` in the module's formula with a statistical error of about
-    :math:`\sqrt{w / M}` for :math:`M` independent samples.
+    :math:`\sqrt{w / M}` for :math:`M` independent samples. Samples of
+    :math:`|\psi|^p` (``sampling_power``, NetKet's ``machine_pow``) are reweighted by
+    :math:`|\psi|^{2-p}`.
 
     Args:
         model: a module that returns complex log-amplitudes.
@@ -96,6 +103,8 @@ def non_marshall_fraction(
         sigma: configurations of shape ``(..., N)`` with values in :math:`\{-1, +1\}`;
             other values (0/1 occupations) are refused.
         lattice_shape: ``(Lx, Ly)``, both even.
+        sampling_power: the power :math:`p` of :math:`|\psi|^p` that ``sigma`` was
+            drawn from.
 
     Returns:
         The fraction, in :math:`[0, 1]`.
@@ -119,4 +128,6 @@ def non_marshall_fraction(
     log_psi = np.asarray(_jitted_apply(model)(variables, sigma))
     phases = np.exp(1j * np.imag(log_psi))
     sigma = np.asarray(sigma)
-    return _weight_against(phases, marshall_signs(sigma, lattice_shape), np.ones(len(sigma)))
+    log_w = (2.0 - sampling_power) * np.real(log_psi)
+    weights = np.exp(log_w - np.max(log_w))
+    return _weight_against(phases, marshall_signs(sigma, lattice_shape), weights)

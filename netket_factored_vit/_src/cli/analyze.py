@@ -86,7 +86,8 @@ def analyze_command(args: argparse.Namespace, say) -> int:
     )
     vstate = build.build_state(
         config.replace(
-            exact=False,  # analyze samples, whatever the run did
+            exact=False,  # analyze samples |psi|^2, whatever the run did
+            sampling_power=2.0,
             n_samples=args.n_samples + (-args.n_samples) % chains,
             n_chains=chains,
             seed=args.seed,
@@ -96,9 +97,11 @@ def analyze_command(args: argparse.Namespace, say) -> int:
         ranks=1,
     )
     vstate.variables = serialization.from_state_dict(vstate.variables, variables)
-    if chains_sigma is None:
+    if chains_sigma is None or config.sampling_power != 2.0:
+        # fresh chains, or the chains of a run that sampled |psi|^p, p != 2: thermalised
+        # on |psi|^2 first
         vstate.n_discard_per_chain = THERMALISATION_SWEEPS
-    else:
+    if chains_sigma is not None:
         start = vstate.sampler_state.σ
         vstate.sampler_state = vstate.sampler_state.replace(
             σ=jnp.asarray(chains_sigma, dtype=start.dtype).reshape(start.shape)

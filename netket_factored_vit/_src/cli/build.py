@@ -35,6 +35,7 @@ def build_vit(config: RunConfig):
         num_layers=config.num_layers,
         patch_size=config.patch_size,
         initialization=config.initialization,
+        output=config.output,
         param_dtype=jnp.dtype(config.dtype),
     )
 
@@ -72,7 +73,11 @@ def build_state(config: RunConfig, system, model, *, ranks: int):
         )
 
     sampler = nk.sampler.MetropolisExchange(
-        system.hilbert, graph=system.graph, n_chains=config.n_chains, sweep_size=system.n_sites
+        system.hilbert,
+        graph=system.graph,
+        n_chains=config.n_chains,
+        sweep_size=system.n_sites,
+        machine_pow=config.sampling_power,
     )
     per_rank = samples_per_rank(config, ranks)
     return nk.vqs.MCState(

@@ -29,6 +29,8 @@ the shifts inside a patch (with the ViT's invariance under whole-patch shifts, e
 translation)."""
 INITIALIZATIONS = ("lecun", "xavier")
 """Named initialisations of the ViT (``nfv.models.INITIALIZATIONS``)."""
+OUTPUTS = ("log-cosh", "marshall-signed")
+"""Heads of the ViT (``nfv.models.ViT``'s ``output``)."""
 DTYPES = ("float64", "float32")
 """Dtypes of the ViT's parameters and arithmetic (``param_dtype``)."""
 NTK_CHOICES = ("auto", "yes", "no")
@@ -81,6 +83,13 @@ class RunConfig:
         "(see nfv.models.INITIALIZATIONS)",
         choices=INITIALIZATIONS,
     )
+    output: str = setting(
+        "log-cosh",
+        "model",
+        "head of the ViT: the complex log-cosh sum, or Marshall's sign times a real "
+        "amplitude that can change sign (both sides even)",
+        choices=OUTPUTS,
+    )
     dtype: str = setting(
         "float64",
         "model",
@@ -125,6 +134,13 @@ class RunConfig:
     )
     n_samples: int = setting(512, "optimisation", "samples per step, all MPI ranks together")
     n_chains: int = setting(16, "optimisation", "Markov chains (per rank)")
+    sampling_power: float = setting(
+        1.0,
+        "optimisation",
+        "draw the samples from |psi|^p (NetKet's machine_pow) and reweight every estimate "
+        "by |psi|^(2-p); p = 1 visits the small amplitudes where the sign departs from "
+        "Marshall's, p = 2 is NetKet's sampling (unused with --exact)",
+    )
     lr: float = setting(
         0.05, "optimisation", "learning rate of optax.sgd (constant during the pretraining)"
     )
@@ -276,6 +292,18 @@ def to_toml(config: RunConfig) -> str:
             lines.append(f"\n# {group}")
         lines.append(f"{name} = {_toml_value(getattr(config, name))}")
     return "\n".join(lines) + "\n"
+
+
+STORED_BEFORE_THE_FIELD: dict[str, Any] = {"sampling_power": 2.0}
+"""The value a field had in effect in stored settings written before the field existed
+(runs sampled |psi|^2 before ``--sampling-power``), where it differs from its default."""
+
+
+def read_stored(path: str | Path) -> RunConfig:
+    """The settings stored in a run folder's ``config.toml``; a field the file lacks
+    because it was written before the field existed takes the value then in effect."""
+    settings = read_toml(path, what="the stored settings")
+    return from_settings({**STORED_BEFORE_THE_FIELD, **settings})
 
 
 def from_settings(settings: dict[str, Any], base: RunConfig | None = None) -> RunConfig:

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from netket_factored_vit._src.cli.config import RunConfig, from_settings, read_toml
+from netket_factored_vit._src.cli.config import RunConfig, read_stored
 from netket_factored_vit._src.cli.errors import UsageError
 from netket_factored_vit._src.cli.output import CONFIG_FILE, LOG_PREFIX, SUMMARY_FILE
 
@@ -24,7 +24,7 @@ PROFILE_FIGURE = "attention_profile.png"
 
 def run_settings(out: Path) -> RunConfig:
     """The settings stored in the run folder ``out``."""
-    return from_settings(read_toml(out / CONFIG_FILE, what="the stored settings"))
+    return read_stored(out / CONFIG_FILE)
 
 
 WARNING = "nfv: warning: "

@@ -55,8 +55,9 @@ class NonMarshallRecorder:
     A run of the frustrated J1-J2 model whose fraction stays near zero has locked onto
     Marshall's sign, a real state that SR leaves only slowly. It runs before the
     parameter update, on the step's samples (rank 0's under MPI), so it draws no
-    samples of its own and leaves the trajectory unchanged. It measures the state's own
-    model, so during a pretraining the bare ViT. On an exact state
+    samples of its own and leaves the trajectory unchanged; samples of :math:`|\psi|^p`
+    (``--sampling-power``) are reweighted by :math:`|\psi|^{2-p}`. It measures the state's
+    own model, so during a pretraining the bare ViT. On an exact state
     (:class:`~netket.vqs.FullSumState`, :class:`~netket_factored_vit.vqs.OrbitSumState`)
     it logs the exact weight against Marshall's sign instead
     (:func:`~netket_factored_vit.analysis.non_marshall_weight`).
@@ -80,7 +81,11 @@ class NonMarshallRecorder:
             log_data["non_marshall_fraction"] = analysis.non_marshall_weight(psi, marshall)
             return True
         log_data["non_marshall_fraction"] = analysis.non_marshall_fraction(
-            state.model, state.variables, state.samples, self.lattice_shape
+            state.model,
+            state.variables,
+            state.samples,
+            self.lattice_shape,
+            sampling_power=float(state.sampler.machine_pow),
         )
         return True
 

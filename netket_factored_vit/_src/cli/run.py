@@ -15,6 +15,7 @@ from netket_factored_vit._src.cli.config import (
     flag_name,
     from_settings,
     is_optional,
+    read_stored,
     read_toml,
     resolve,
     to_toml,
@@ -127,7 +128,7 @@ def resolve_run_config(
 
     stored = None
     if mode == "resume" and (out / CONFIG_FILE).exists():
-        stored = from_settings(read_toml(out / CONFIG_FILE, what="the stored settings"))
+        stored = read_stored(out / CONFIG_FILE)
     config = resolve(from_settings({**file_settings, **flag_settings}, base=stored))
     check_config(config, ranks=ranks)
     changes = [] if stored is None else trajectory_changes(stored, config)

@@ -82,6 +82,11 @@ def check_config(config: RunConfig, *, ranks: int = 1) -> None:
                 "--lr-final none for a constant rate"
             )
     _check_diag_shifts(config)
+    if not (math.isfinite(config.sampling_power) and 0 < config.sampling_power <= 2):
+        raise UsageError(
+            f"--sampling-power must be in (0, 2], got {config.sampling_power:g}: the samples "
+            "are drawn from |psi|^p, 2 being NetKet's |psi|^2 and 1 |psi|"
+        )
     if not (math.isfinite(config.momentum) and 0 <= config.momentum <= 1):
         # NetKet's range, and the driver's
         raise UsageError(f"--momentum must be in [0, 1], got {config.momentum}")
@@ -190,6 +195,11 @@ def _check_model(config: RunConfig) -> None:
         raise UsageError(
             f"--d-model {config.d_model} is not divisible by --num-heads {config.num_heads}; "
             "choose heads that divide the width"
+        )
+    if config.output == "marshall-signed" and (lx % 2 or ly % 2):
+        raise UsageError(
+            f"--output marshall-signed needs Marshall's sign, which the periodic {lx}x{ly} "
+            "lattice does not have (a side is odd); use even sides, or --output log-cosh"
         )
 
 

@@ -54,6 +54,7 @@ from netket_factored_vit._src.driver.step_inputs import (
     jacobian_rows,
     local_energies,
     samples_and_weights,
+    sampling_power,
 )
 from netket_factored_vit._src.vqs.orbit_sum_state import OrbitSumState
 
@@ -92,6 +93,14 @@ class VMC_SR(NonFiniteGuardMixin, CheckpointingMixin, AbstractOptimizationDriver
     With ``momentum`` :math:`\mu` the driver runs SPRING (Goldshlager et al. 2024):
     :math:`\delta = \mu\,\delta_\mathrm{old} + X^T (X X^T + \lambda)^{-1}
     (f - \mu X \delta_\mathrm{old})`.
+
+    A sampler of :math:`|\psi|^p` with :math:`p \ne 2` (NetKet's ``machine_pow``) is
+    reweighted: every sample enters the energy, the rows of :math:`X` and :math:`f` and
+    :meth:`estimate` with the weight :math:`|\psi|^{2-p}`, normalised over all ranks, so
+    that the update is the one of :math:`|\psi|^2` estimated from other samples (NetKet's
+    own driver does not reweight). Drawn from :math:`|\psi|` (:math:`p = 1`), the samples visit the
+    configurations of small amplitude where a frustrated state departs from Marshall's
+    sign; see the accuracy page of the docs.
 
     Checkpoints: with ``checkpoint_path`` (and ``checkpoint_every``) the driver
     writes its full state (parameters, optimizer state, SPRING buffer, step count,
@@ -459,13 +468,15 @@ class VMC_SR(NonFiniteGuardMixin, CheckpointingMixin, AbstractOptimizationDriver
         return type(callback_list)(list(callback_list.callbacks))
 
     def estimate(self, observables, fullsum: bool = False):
-        """Statistics of ``observables`` over the samples of all ranks.
+        r"""Statistics of ``observables`` over the samples of all ranks.
 
-        With a single rank this is :meth:`netket.driver.AbstractDriver.estimate`. With
-        several, the local estimators of every rank's chains are gathered, so that each
-        rank gets the statistics of all :math:`M` samples (collective).
+        With a single rank and samples of :math:`|\psi|^2` this is
+        :meth:`netket.driver.AbstractDriver.estimate`. With several, the local estimators
+        of every rank's chains are gathered, so that each rank gets the statistics of all
+        :math:`M` samples (collective); samples of another power are reweighted.
         """
-        if self._collectives.size == 1 or fullsum or not isinstance(self.state, MCState):
+        plain = self._collectives.size == 1 and sampling_power(self.state) == 2.0
+        if plain or fullsum or not isinstance(self.state, MCState):
             return super().estimate(observables, fullsum=fullsum)
         return estimate_over_ranks(self.state, observables, self._collectives)
 
@@ -475,8 +486,8 @@ class VMC_SR(NonFiniteGuardMixin, CheckpointingMixin, AbstractOptimizationDriver
         r"""The local rows of the stacked, centred and scaled Jacobian :math:`X` and of
         the right-hand side :math:`f` for the current samples; :math:`X^T f` (summed
         over ranks) is the energy gradient the driver uses."""
-        samples, weights = samples_and_weights(self.state)
-        energies, _ = local_energies(self.state, self._ham, self._collectives)
+        samples, weights = samples_and_weights(self.state, self._collectives)
+        energies, _ = local_energies(self.state, self._ham, self._collectives, weights)
         return self._stacked(samples, weights, energies)
 
     def _stacked(self, samples, weights, local_energies):
@@ -512,10 +523,10 @@ class VMC_SR(NonFiniteGuardMixin, CheckpointingMixin, AbstractOptimizationDriver
         momentum = args.check_momentum(self.momentum, step)
         proj_reg = args.check_proj_reg(self.proj_reg, step)
         t0 = time.perf_counter()
-        samples, weights = samples_and_weights(self.state)
-        jax.block_until_ready(samples)
+        samples, weights = samples_and_weights(self.state, self._collectives)
+        jax.block_until_ready((samples, weights))
         t1 = time.perf_counter()
-        energies, stats = local_energies(self.state, self._ham, self._collectives)
+        energies, stats = local_energies(self.state, self._ham, self._collectives, weights)
         jax.block_until_ready((energies, stats))
         t2 = time.perf_counter()
         X, f = self._stacked(samples, weights, energies)

@@ -6,9 +6,10 @@ Architecture:
 2. ``num_layers`` pre-LayerNorm encoder blocks
    :math:`x \leftarrow x + \mathrm{MHA}(\mathrm{LN}(x))`,
    :math:`x \leftarrow x + \mathrm{FFN}(\mathrm{LN}(x))`;
-3. sum pooling :math:`z = \mathrm{LN}(\sum_i x_i)` and the complex head
-   :math:`\log\psi = \sum_a \log\cosh u_a`,
-   :math:`u = \mathrm{LN}(W_r z + b_r) + i\,\mathrm{LN}(W_i z + b_i)`.
+3. sum pooling :math:`z = \mathrm{LN}(\sum_i x_i)` and one of two heads (``output``):
+   the complex :math:`\log\psi = \sum_a \log\cosh u_a`,
+   :math:`u = \mathrm{LN}(W_r z + b_r) + i\,\mathrm{LN}(W_i z + b_i)`, or Marshall's sign
+   times a real amplitude that can change sign.
 """
 
 import jax
@@ -28,6 +29,9 @@ from netket_factored_vit._src.models.attention import (
     resolve_attention,
 )
 from netket_factored_vit._src.models.symmetry_group import SymmetryGroup
+
+OUTPUTS = ("log-cosh", "marshall-signed")
+"""The heads of the :class:`ViT` (its ``output`` field)."""
 
 
 def extract_patches(x: jax.Array, lattice_shape: tuple[int, int], patch_size: int) -> jax.Array:
@@ -110,6 +114,22 @@ class ViT(nn.Module):
         u = \mathrm{LN}(W_r z + b_r) + i\, \mathrm{LN}(W_i z + b_i), \qquad
         z = \mathrm{LN}\Big(\sum_i x_i\Big).
 
+    With ``output="marshall-signed"`` the head is instead Marshall's sign times a real
+    amplitude whose sign the network sets (the sign structure of M. Chen and M. Heyl,
+    Nat. Phys. 20, 1476 (2024), whose ResNet multiplies real features that can change
+    sign):
+
+    .. math::
+
+        \psi(\sigma) = (-1)^{N_\uparrow^A(\sigma)}\; s(\sigma)\,
+            \exp\Big(\sum_{a=1}^{d} \log\cosh v_a\Big), \qquad
+        v = \mathrm{LN}(W_r z + b_r), \qquad s = w_s \cdot z + b_s,
+
+    with :math:`N_\uparrow^A` the up spins on the sites of even :math:`x + y`. The state is
+    real and starts with Marshall's sign (:math:`w_s = 0`, :math:`b_s = 1`); a
+    configuration leaves it where :math:`s` passes through zero, which needs no gradient
+    along a phase. Both sides of the lattice must be even.
+
     With translation-invariant attention (the default for every kind), the
     network is exactly invariant under translations by whole patches.
 
@@ -152,6 +172,9 @@ class ViT(nn.Module):
     """Initializer of the dense biases."""
     positional_init: NNInitFunc = default_positional_init
     """Initializer of the attention's positional table."""
+    output: str = "log-cosh"
+    """The head: ``"log-cosh"`` (complex, the study's) or ``"marshall-signed"`` (Marshall's
+    sign times a real amplitude that can change sign); see above."""
 
     def __post_init__(self):
         # every size is checked here: a zero or negative one would otherwise fail deep in
@@ -171,6 +194,13 @@ class ViT(nn.Module):
                 f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}."
             )
         resolve_attention(self.attention)
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output={self.output!r} is not one of {list(OUTPUTS)}.")
+        if self.output == "marshall-signed" and (lx % 2 or ly % 2):
+            raise ValueError(
+                f"output='marshall-signed' needs Marshall's sign, which a periodic lattice has "
+                f"only with both sides even; lattice_shape={tuple(self.lattice_shape)}."
+            )
         super().__post_init__()
 
     @property
@@ -200,12 +230,15 @@ class ViT(nn.Module):
 
         where :math:`P_\alpha` is :math:`h n` for a translation-invariant positional table
         (:math:`h n^2` for the general one), plus :math:`2 d^2 + 2 d` for the queries and keys
-        of T5 and decoupled attention.
+        of T5 and decoupled attention. The ``"marshall-signed"`` head has
+        :math:`d^2 + 2 d - 1` parameters fewer.
         """
         d, b, m = self.d_model, self.patch_size, self.mlp_ratio
         embedding = (b * b + 1) * d
         # final LN on z, then two Dense(d) each followed by a LayerNorm
         head = 2 * d + 2 * (d * d + d + 2 * d)
+        if self.output == "marshall-signed":
+            head = 2 * d + (d * d + d + 2 * d) + (d + 1)
         norms = 4 * d
         mlp = 2 * m * d * d + m * d + d
         attention = resolve_attention(self.attention).num_parameters(
@@ -263,6 +296,7 @@ class ViT(nn.Module):
             )
         batch_shape = x.shape[:-1]
         x = jnp.asarray(x, self.param_dtype).reshape(-1, self.n_sites)
+        x_in = x
 
         x = extract_patches(x, self.lattice_shape, self.patch_size)
         x = _dense(self, self.d_model, "embedding")(x)
@@ -282,8 +316,30 @@ class ViT(nn.Module):
         re = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_real")(
             _dense(self, self.d_model, "real")(z)
         )
+        if self.output == "marshall-signed":
+            return self._marshall_signed(x_in, re, z).reshape(batch_shape)
         im = nn.LayerNorm(param_dtype=self.param_dtype, name="norm_imag")(
             _dense(self, self.d_model, "imag")(z)
         )
         log_psi = jnp.sum(log_cosh(re + 1j * im), axis=-1)
         return log_psi.reshape(batch_shape)
+
+    def _marshall_signed(self, sigma: jax.Array, v: jax.Array, z: jax.Array) -> jax.Array:
+        """The ``"marshall-signed"`` head: the log of Marshall's sign times
+        ``s exp(sum log cosh v)``."""
+        # w_s = 0, b_s = 1 at the start: the initial state has Marshall's sign exactly
+        s = nn.Dense(
+            1,
+            param_dtype=self.param_dtype,
+            kernel_init=nn.initializers.zeros,
+            bias_init=nn.initializers.ones,
+            name="sign",
+        )(z)[..., 0]
+        lx, ly = self.lattice_shape
+        x, y = np.divmod(np.arange(lx * ly), ly)
+        on_a = jnp.asarray((x + y) % 2 == 0)
+        ups_on_a = jnp.sum(jnp.where(on_a, sigma > 0, False), axis=-1)
+        # a negative s or an odd count of up spins on A each add a phase pi
+        negative = jnp.logical_xor(s < 0, ups_on_a % 2 == 1)
+        log_amplitude = jnp.sum(log_cosh(v), axis=-1) + jnp.log(jnp.abs(s))
+        return jax.lax.complex(log_amplitude, jnp.where(negative, jnp.pi, 0.0).astype(s.dtype))
