@@ -40,6 +40,7 @@ import numpy as np
 from flax import linen as nn
 
 from netket_factored_vit._src.analysis.maps import check_configurations
+from netket_factored_vit._src.systems.lattices import marshall_sublattice
 
 
 def marshall_signs(states: np.ndarray, lattice_shape: tuple[int, int]) -> np.ndarray | None:
@@ -51,8 +52,7 @@ def marshall_signs(states: np.ndarray, lattice_shape: tuple[int, int]) -> np.nda
     lx, ly = lattice_shape
     if lx % 2 or ly % 2:
         return None
-    x, y = np.divmod(np.arange(lx * ly), ly)
-    on_a = (x + y) % 2 == 0
+    on_a = marshall_sublattice(lx, ly)
     return np.where(np.sum(np.asarray(states)[:, on_a] > 0, axis=1) % 2, -1.0, 1.0)
 
 

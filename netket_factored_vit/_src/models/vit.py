@@ -29,6 +29,7 @@ from netket_factored_vit._src.models.attention import (
     resolve_attention,
 )
 from netket_factored_vit._src.models.symmetry_group import SymmetryGroup
+from netket_factored_vit._src.systems.lattices import marshall_sublattice
 
 OUTPUTS = ("log-cosh", "marshall-signed")
 """The heads of the :class:`ViT` (its ``output`` field)."""
@@ -235,10 +236,11 @@ class ViT(nn.Module):
         """
         d, b, m = self.d_model, self.patch_size, self.mlp_ratio
         embedding = (b * b + 1) * d
-        # final LN on z, then two Dense(d) each followed by a LayerNorm
-        head = 2 * d + 2 * (d * d + d + 2 * d)
-        if self.output == "marshall-signed":
-            head = 2 * d + (d * d + d + 2 * d) + (d + 1)
+        # final LN on z, then Dense(d) + LayerNorm for the real part and, in the complex
+        # head, for the imaginary part; the Marshall-signed head has Dense(1) for the sign
+        real = d * d + d + 2 * d
+        sign = d + 1
+        head = 2 * d + real + (sign if self.output == "marshall-signed" else real)
         norms = 4 * d
         mlp = 2 * m * d * d + m * d + d
         attention = resolve_attention(self.attention).num_parameters(
@@ -335,9 +337,7 @@ class ViT(nn.Module):
             bias_init=nn.initializers.ones,
             name="sign",
         )(z)[..., 0]
-        lx, ly = self.lattice_shape
-        x, y = np.divmod(np.arange(lx * ly), ly)
-        on_a = jnp.asarray((x + y) % 2 == 0)
+        on_a = jnp.asarray(marshall_sublattice(*self.lattice_shape))
         ups_on_a = jnp.sum(jnp.where(on_a, sigma > 0, False), axis=-1)
         # a negative s or an odd count of up spins on A each add a phase pi
         negative = jnp.logical_xor(s < 0, ups_on_a % 2 == 1)

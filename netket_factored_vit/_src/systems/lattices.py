@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import netket as nk
+import numpy as np
 
 
 def site_index(x: int, y: int, Lx: int, Ly: int) -> int:
     """Index of site ``(x, y)`` (periodic wrap), NetKet's ``Grid`` ordering ``x * Ly + y``."""
     return (x % Lx) * Ly + (y % Ly)
+
+
+def marshall_sublattice(Lx: int, Ly: int) -> np.ndarray:
+    """Whether each site (NetKet's ``Grid`` ordering) is on sublattice A of Marshall's sign
+    rule, the sites with ``x + y`` even."""
+    x, y = np.divmod(np.arange(Lx * Ly), Ly)
+    return (x + y) % 2 == 0
 
 
 def j1j2_graph(Lx: int, Ly: int, *, pbc: bool = True) -> nk.graph.Lattice:
