@@ -18,7 +18,9 @@ command continues.
 the exact relative error at step ``--at-step`` and at the end (worst, median, best), the
 steps to reach 1e-3 and 1e-4 (exact runs, whose log holds the exact energy of each step;
 worst and median over the seeds, "-" for a seed that never gets there), and the median
-seconds of training per run::
+seconds of training per run. The seeds of an earlier ``levers_<tag>.json`` whose folders
+are not under ``--runs`` (run on another machine, or deleted since) are kept; those that
+are replace them, seed by seed::
 
     python bench/bench_levers.py table --tag cpu
 
@@ -57,7 +59,7 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
         ["--exact", "--patch-size", "1"],
     ),
     "exact-tutorial-sgd": (
-        "exact, the authors' NetKet tutorial: lr 0.0075, diag shift 1e-4, both constant",
+        "exact, the authors' NetKet tutorial: lr 0.0075, diag shift 1e-4, constant, no momentum",
         [
             "--exact",
             "--lr",
@@ -68,10 +70,12 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
             "1e-4",
             "--diag-shift-final",
             "1e-4",
+            "--momentum",
+            "0",
         ],
     ),  # fmt: skip
     "exact-minsr-cosine": (
-        "exact, the minSR paper's: lr 0.03 cosine-decayed (to 3e-4), diag shift 1e-4",
+        "exact, the minSR paper's: lr 0.03 cosine-decayed to 3e-4, diag shift 1e-4, no momentum",
         [
             "--exact",
             "--lr",
@@ -82,39 +86,49 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
             "1e-4",
             "--diag-shift-final",
             "1e-4",
+            "--momentum",
+            "0",
         ],
     ),  # fmt: skip
     "mc-defaults": (
-        "Monte Carlo, the previous defaults (samples of psi^2)",
-        ["--sampling-power", "2"],
+        "Monte Carlo, samples of psi^2, the complex head (the defaults before 0.2)",
+        ["--sampling-power", "2", "--output", "log-cosh"],
     ),
     "mc-power-1": (
-        "Monte Carlo, samples of |psi| (`--sampling-power 1`)",
-        ["--sampling-power", "1"],
+        "Monte Carlo, samples of |psi|, the complex head (`--sampling-power 1 --output log-cosh`)",
+        ["--sampling-power", "1", "--output", "log-cosh"],
     ),
     "mc-power-0.5": (
-        "Monte Carlo, samples of |psi|^0.5 (`--sampling-power 0.5`)",
-        ["--sampling-power", "0.5"],
+        "Monte Carlo, samples of |psi|^0.5, the complex head (`--sampling-power 0.5`)",
+        ["--sampling-power", "0.5", "--output", "log-cosh"],
     ),
     "mc-power-1.5": (
-        "Monte Carlo, samples of |psi|^1.5 (`--sampling-power 1.5`)",
-        ["--sampling-power", "1.5"],
+        "Monte Carlo, samples of |psi|^1.5, the complex head (`--sampling-power 1.5`)",
+        ["--sampling-power", "1.5", "--output", "log-cosh"],
     ),
     "mc-power-1-marshall-signed": (
-        "Monte Carlo, `--sampling-power 1 --output marshall-signed`",
+        "Monte Carlo, the defaults: samples of |psi|, Marshall's prior (`--output auto`)",
         ["--sampling-power", "1", "--output", "marshall-signed"],
     ),
     "mc-power-1-c4-flip": (
-        "Monte Carlo, `--sampling-power 1 --symmetrize rotations --spin-flip` (8 images)",
-        ["--sampling-power", "1", "--symmetrize", "rotations", "--spin-flip"],
+        "Monte Carlo, samples of |psi|, the complex head, `--symmetrize rotations --spin-flip`",
+        [
+            "--sampling-power",
+            "1",
+            "--symmetrize",
+            "rotations",
+            "--spin-flip",
+            "--output",
+            "log-cosh",
+        ],
     ),
     "mc-power-1-350": (
-        "Monte Carlo, `--sampling-power 1 --n-iter 350`",
-        ["--sampling-power", "1", "--n-iter", "350"],
+        "Monte Carlo, samples of |psi|, the complex head, `--n-iter 350`",
+        ["--sampling-power", "1", "--n-iter", "350", "--output", "log-cosh"],
     ),
     "mc-power-1-1024": (
-        "Monte Carlo, `--sampling-power 1 --n-samples 1024`",
-        ["--sampling-power", "1", "--n-samples", "1024"],
+        "Monte Carlo, samples of |psi|, the complex head, `--n-samples 1024`",
+        ["--sampling-power", "1", "--n-samples", "1024", "--output", "log-cosh"],
     ),
 }
 
@@ -286,19 +300,43 @@ def markdown(rows: list[dict], at_step: int, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge(earlier: list[dict], rows: list[dict]) -> list[dict]:
+    """The rows of ``earlier`` updated seed by seed with those of ``rows``, in the order
+    of ``LEVERS``; descriptions are today's."""
+    seeds = {}
+    for row in (*earlier, *rows):
+        if row["lever"] in LEVERS:
+            key = (row["lever"], row["attention"])
+            seeds.setdefault(key, {}).update({r["seed"]: r for r in row["seeds"]})
+    return [
+        {"lever": lever, "description": LEVERS[lever][0], "attention": attention,
+         "seeds": [seeds[lever, attention][s] for s in sorted(seeds[lever, attention])]}
+        for lever in LEVERS
+        for attention in ("factored", "t5", "decoupled")
+        if (lever, attention) in seeds
+    ]  # fmt: skip
+
+
 def table(args) -> int:
-    rows = gather(args.runs, args.at_step)
+    path = args.results / f"levers_{args.tag}.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    if earlier and earlier.get("at_step") != args.at_step:
+        raise SystemExit(
+            f"--at-step {args.at_step}: {path} was written with --at-step "
+            f"{earlier.get('at_step')}; give that, or another --tag"
+        )
+    rows = merge(earlier.get("rows", []), gather(args.runs, args.at_step))
     if not rows:
-        raise SystemExit(f"no finished run under {args.runs}")
+        raise SystemExit(f"no finished run under {args.runs}, and no {path}")
     command = "python bench/bench_levers.py " + " ".join(sys.argv[1:])
-    timing = []
+    timing = list(earlier.get("wall_seconds", []))
     timing_file = args.runs / "wall_seconds.jsonl"
     if timing_file.exists():
-        timing = [json.loads(line) for line in timing_file.read_text().splitlines() if line]
+        new = [json.loads(line) for line in timing_file.read_text().splitlines() if line]
+        timing += [t for t in new if t not in timing]
     result = {"command": command, "at_step": args.at_step, "cpu_count": os.cpu_count(),
               "rows": rows, "wall_seconds": timing}  # fmt: skip
     args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"levers_{args.tag}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     args.table.parent.mkdir(parents=True, exist_ok=True)
     args.table.write_text(markdown(rows, args.at_step, command))

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
@@ -68,3 +70,40 @@ def test_steps_to_a_threshold():
     assert bench_levers._first_below(steps, errors, 1e-5) is None
     records = [{"k": 2}, {"k": None}, {"k": 5}]
     assert bench_levers._steps(records, "k") == "5 / -"  # lower median, a seed never there
+
+
+def _row(lever, attention, *errors, description="old words"):
+    seeds = [{"seed": s, "steps": 250, "exact_relative_error": e, "seconds_training": 100.0,
+              "seconds_per_step": 0.4} for s, e in errors]  # fmt: skip
+    return {"lever": lever, "description": description, "attention": attention, "seeds": seeds}
+
+
+def test_new_runs_replace_earlier_seeds_and_keep_the_others():
+    earlier = [
+        _row("mc-power-1", "t5", (0, 1e-3), (3, 2e-3)),
+        _row("exact-defaults", "factored", (0, 1e-11)),
+        _row("a-lever-since-removed", "factored", (0, 1.0)),
+    ]
+    new = [_row("mc-power-1", "t5", (3, 5e-4), (5, 6e-4))]
+    rows = bench_levers.merge(earlier, new)
+    assert [(r["lever"], r["attention"]) for r in rows] == [
+        ("exact-defaults", "factored"),  # the order of LEVERS
+        ("mc-power-1", "t5"),
+    ]
+    t5 = {r["seed"]: r["exact_relative_error"] for r in rows[1]["seeds"]}
+    assert t5 == {0: 1e-3, 3: 5e-4, 5: 6e-4}
+    assert rows[1]["description"] == bench_levers.LEVERS["mc-power-1"][0]
+
+
+def test_the_table_keeps_the_rows_of_runs_not_here(tmp_path):
+    results = {"command": "earlier", "at_step": 100, "cpu_count": 2, "wall_seconds": [],
+               "rows": [_row("mc-power-1", "factored", (0, 7.2e-4), (1, 5.8e-4))]}  # fmt: skip
+    (tmp_path / "levers_t.json").write_text(json.dumps(results))
+    flags = ["table", "--runs", str(tmp_path / "no-runs"), "--results", str(tmp_path),
+             "--table", str(tmp_path / "table.md"), "--tag", "t"]  # fmt: skip
+    assert bench_levers.main(flags) == 0
+    assert "7.2e-04 / 6.5e-04 / 5.8e-04" in (tmp_path / "table.md").read_text()
+    kept = json.loads((tmp_path / "levers_t.json").read_text())["rows"]
+    assert [s["seed"] for s in kept[0]["seeds"]] == [0, 1]
+    with pytest.raises(SystemExit, match="--at-step 50: .* --at-step 100"):
+        bench_levers.main([*flags, "--at-step", "50"])

@@ -17,7 +17,8 @@ TINY = (
     "none",
     "--no-progress",
 )
-"""A 1-layer ViT of width 8 (1,112 parameters with T5 attention), 32 samples per step."""
+"""A 1-layer ViT of width 8 (1,033 parameters with T5 attention and the Marshall-signed head
+that ``--output auto`` takes; 1,112 with the complex head), 32 samples per step."""
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ def test_compare_writes_a_table_and_resumes(tmp_path, tiny, capsys):
     factored, decoupled = table["runs"]
     assert decoupled["parameters"] - factored["parameters"] == 2 * 8 * 8 + 2 * 8  # W_Q, W_K
     markdown = (out / "comparison.md").read_text()
-    assert "| attention | parameters | E/N |" in markdown and "| decoupled | 1,112 |" in markdown
+    assert "| attention | parameters | E/N |" in markdown and "| decoupled | 1,033 |" in markdown
     assert (out / "energy.png").stat().st_size > 1000
     assert (out / "decoupled" / "energy.png").stat().st_size > 1000
     capsys.readouterr()

@@ -24,14 +24,35 @@ def test_stored_settings_read_back_identically(tmp_path):
     assert set(read_toml(path)) == set(FIELDS)
 
 
-def test_settings_stored_before_the_sampling_power_read_as_psi_squared(tmp_path):
+def test_settings_stored_before_a_field_read_as_then_in_effect(tmp_path):
+    """Runs stored before --sampling-power sampled |psi|^2; before --output, the head was
+    log-cosh."""
     config = resolve(RunConfig(attention="t5"))
     text = to_toml(config)
     path = tmp_path / "config.toml"
     path.write_text(text)
-    assert read_stored(path).sampling_power == 1.0  # the default, stored
-    path.write_text("".join(line for line in text.splitlines(True) if "sampling_power" not in line))
-    assert read_stored(path) == config.replace(sampling_power=2.0)
+    stored = read_stored(path)
+    assert (stored.sampling_power, stored.output) == (1.0, "marshall-signed")  # the defaults
+    old = [line for line in text.splitlines(True) if not line.startswith(("sampling", "output"))]
+    path.write_text("".join(old))
+    assert read_stored(path) == config.replace(sampling_power=2.0, output="log-cosh")
+
+
+@pytest.mark.parametrize(
+    "settings, head",
+    [
+        pytest.param({}, "marshall-signed", id="sampled"),
+        pytest.param({"exact": True}, "log-cosh", id="exact"),
+        pytest.param({"system": "shastry_sutherland"}, "log-cosh", id="ss"),
+        pytest.param({"L": 6, "Ly": 3, "patch_size": 3}, "log-cosh", id="odd"),
+        pytest.param({"J2": 0.6}, "marshall-signed", id="J2=0.6"),
+        pytest.param({"J2": 0.8}, "log-cosh", id="stripe"),
+        pytest.param({"J1": -1.0, "J2": 0.0}, "log-cosh", id="ferro"),
+        pytest.param({"exact": True, "output": "marshall-signed"}, "marshall-signed", id="asked"),
+    ],
+)
+def test_auto_output_is_marshalls_prior_when_sampling_j1j2(settings, head):
+    assert resolve(RunConfig(**settings)).output == head
 
 
 def test_resolve_fills_the_preset_and_fixes_the_horizon():

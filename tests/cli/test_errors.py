@@ -117,8 +117,9 @@ def test_a_step_too_large_for_memory_is_refused(tmp_path, capsys, monkeypatch):
         main(["--n-samples", "16384", "--out", str(tmp_path / "run")])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    # SR (6,208 parameters < 2M rows): 8 * (32768 * 6208 + 2 * 6208^2) bytes = 2.1 GiB
-    assert "one SR step with 6,208 parameters needs at least 2.1 GiB per rank" in err
+    # SR (5,921 parameters of the Marshall-signed head < 2M rows):
+    # 8 * (32768 * 5921 + 2 * 5921^2) bytes = 2.0 GiB
+    assert "one SR step with 5,921 parameters needs at least 2.0 GiB per rank" in err
     assert "but 1.0 GiB is available" in err
     assert not (tmp_path / "run").exists()
 

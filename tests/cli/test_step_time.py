@@ -55,7 +55,7 @@ def test_a_lattice_far_beyond_the_machine_is_warned_about(tmp_path, monkeypatch,
 def test_the_main_job_gets_an_estimate_and_no_warning(tmp_path, monkeypatch, capsys):
     said = _started(monkeypatch, ["--out", str(tmp_path / "run")], capsys)
     assert said.err == ""
-    assert "one step needs at least 64.5 MiB and 2.2 s" in said.out
+    assert "one step needs at least 62.3 MiB and 2.2 s" in said.out
 
 
 def test_a_tiny_step_gets_no_estimate(tmp_path, monkeypatch, capsys, tiny):

@@ -116,7 +116,7 @@ class ViT(nn.Module):
         z = \mathrm{LN}\Big(\sum_i x_i\Big).
 
     With ``output="marshall-signed"`` the head is instead Marshall's sign times a real
-    amplitude whose sign the network sets (the sign structure of M. Chen and M. Heyl,
+    amplitude whose sign the network sets (the sign structure of A. Chen and M. Heyl,
     Nat. Phys. 20, 1476 (2024), whose ResNet multiplies real features that can change
     sign):
 
