@@ -46,6 +46,7 @@ RUNS = ROOT / "runs" / "levers"
 RESULTS = ROOT / "bench" / "results"
 TABLE = ROOT / "docs" / "accuracy" / "levers_table.md"
 THRESHOLDS = (1e-3, 1e-4)
+ATTENTIONS = ("factored", "t5", "decoupled")
 
 # name: (what it is, the flags of `nfv run` on top of the defaults)
 LEVERS: dict[str, tuple[str, list[str]]] = {
@@ -226,7 +227,7 @@ def gather(runs: Path, at_step: int) -> list[dict]:
     """One record per lever and attention with finished runs under ``runs``."""
     rows = []
     for lever in LEVERS:
-        for attention in ("factored", "t5", "decoupled"):
+        for attention in ATTENTIONS:
             folder = runs / lever / attention
             seeds = sorted(
                 int(p.name[4:]) for p in folder.glob("seed*") if p.is_dir() and _finished(p)
@@ -312,7 +313,7 @@ def merge(earlier: list[dict], rows: list[dict]) -> list[dict]:
         {"lever": lever, "description": LEVERS[lever][0], "attention": attention,
          "seeds": [seeds[lever, attention][s] for s in sorted(seeds[lever, attention])]}
         for lever in LEVERS
-        for attention in ("factored", "t5", "decoupled")
+        for attention in ATTENTIONS
         if (lever, attention) in seeds
     ]  # fmt: skip
 
@@ -376,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "table":
         return table(args)
     args.levers = _names(args.levers, LEVERS, "levers", parser)
-    args.attentions = _names(args.attentions, ("factored", "t5", "decoupled"), "attentions", parser)
+    args.attentions = _names(args.attentions, ATTENTIONS, "attentions", parser)
     try:
         args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:

@@ -332,7 +332,7 @@ def resolve(config: RunConfig) -> RunConfig:
     if config.symmetrize == "auto":
         changes["symmetrize"] = "none" if config.system == "shastry_sutherland" else "point-group"
     if config.output == "auto":
-        changes["output"] = _auto_output(config, changes.get("Ly", config.Ly))
+        changes["output"] = _auto_output(config)
     if config.schedule_steps is None:
         changes["schedule_steps"] = max(1, config.n_iter - config.pretrain_steps)
     return config.replace(**changes)
@@ -344,15 +344,16 @@ intermediate one (J2 / J1 near 0.4 to 0.6); the stripe phase beyond has another 
 structure."""
 
 
-def _auto_output(config: RunConfig, ly: int) -> str:
+def _auto_output(config: RunConfig) -> str:
     """The head ``--output auto`` stands for. Sampled, Marshall's sign as a prior takes the
     J1-J2 main job from a median exact error of 1e-3 to 5e-5 (docs/accuracy.md); summed
     exactly, the log-cosh head goes on to 1e-11 where the prior stops near 1e-5. The
     Shastry-Sutherland dimers join sites of one sublattice, against Marshall's sign."""
+    lx, ly = config.lattice_shape
     marshall = (
         config.system == "j1j2"
         and not config.exact
-        and config.L % 2 == 0
+        and lx % 2 == 0
         and ly % 2 == 0
         and config.J1 > 0
         and config.J2 <= MARSHALL_MAX_J2 * config.J1
