@@ -12,11 +12,12 @@ average when it ended::
 
     python bench/bench_main_job.py --seeds 0,1,2,3 --jobs 2     # two seeds at a time
     python bench/bench_main_job.py --seeds 0 --jobs 1 --tag idle  # the time of `make run`
+    python bench/bench_main_job.py --seeds 0 --threads 1 --tag idle_1thread  # one core
 
-With ``--jobs J`` each run gets its own ``cores / J`` cores (``bench/job_slots.py``), so
-wall times measured with ``--jobs 1`` are those of ``make run``; the trajectory, and so
-the error, does not depend on the thread count. Flags after ``--`` go to ``nfv run``
-(to try other settings).
+With ``--jobs J`` each run gets its own ``cores / J`` cores (``--threads T``: ``T`` of
+them; ``bench/job_slots.py``), so wall times measured with ``--jobs 1`` are those of
+``make run``; the trajectory, and so the error, does not depend on the thread count.
+Flags after ``--`` go to ``nfv run`` (to try other settings).
 """
 
 from __future__ import annotations
@@ -54,10 +55,13 @@ def _finished(out: Path) -> bool:
         return False
 
 
-def train(seeds: list[int], jobs: int, runs: Path, extra: list[str]) -> dict[int, dict]:
-    """Run the seeds not finished yet, ``jobs`` at a time, each on its own cores; the wall
-    time and load of each run made (none for a run finished before)."""
-    free = core_slots(jobs)
+def train(
+    seeds: list[int], jobs: int, runs: Path, extra: list[str], threads: int | None = None
+) -> dict[int, dict]:
+    """Run the seeds not finished yet, ``jobs`` at a time, each on its own ``threads``
+    cores (default: an equal share); the wall time and load of each run made (none for a
+    run finished before)."""
+    free = core_slots(jobs, threads)
     queue = [seed for seed in seeds if not _finished(runs / f"seed{seed}")]
     running: dict[int, tuple[subprocess.Popen, float, tuple[int, ...]]] = {}
     timing: dict[int, dict] = {}
@@ -136,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2,3", help="comma-separated (default: 0,1,2,3)")
     parser.add_argument("--jobs", type=int, default=1, help="seeds at once (default: 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="cores and threads per seed (default: cores / jobs)",
+    )
     parser.add_argument("--runs", type=Path, default=RUNS, help="(default: runs/main_job)")
     parser.add_argument("--tag", default="cpu", help="results file main_job_<tag>.json")
     parser.add_argument("--results", type=Path, default=RESULTS, help="(default: bench/results)")
@@ -148,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seeds {args.seeds!r}: no seed given")
     if args.jobs < 1:
         parser.error(f"--jobs must be a positive integer, got {args.jobs}")
-    timing = train(seeds, args.jobs, args.runs, extra)
+    timing = train(seeds, args.jobs, args.runs, extra, args.threads)
     result = gather(seeds, args.runs, timing)
     args.results.mkdir(parents=True, exist_ok=True)
     path = args.results / f"main_job_{args.tag}.json"

@@ -12,12 +12,18 @@ import os
 import subprocess
 
 
-def core_slots(jobs: int) -> list[tuple[int, ...]]:
-    """``jobs`` disjoint groups of this process's cores, of equal size."""
+def core_slots(jobs: int, per: int | None = None) -> list[tuple[int, ...]]:
+    """``jobs`` disjoint groups of this process's cores, of ``per`` cores each (default:
+    as many as divide the cores equally)."""
     cores = sorted(os.sched_getaffinity(0))
     if not 1 <= jobs <= len(cores):
         raise SystemExit(f"--jobs must be between 1 and the {len(cores)} cores here, got {jobs}")
-    per = len(cores) // jobs
+    per = len(cores) // jobs if per is None else per
+    if not 1 <= per <= len(cores) // jobs:
+        raise SystemExit(
+            f"--threads must be between 1 and {len(cores) // jobs} ({len(cores)} cores here "
+            f"for {jobs} job(s)), got {per}"
+        )
     return [tuple(cores[i * per : (i + 1) * per]) for i in range(jobs)]
 
 

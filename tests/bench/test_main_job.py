@@ -48,3 +48,11 @@ def test_more_jobs_than_cores_is_refused(tmp_path):
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "--jobs must be between 1 and the" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_more_threads_than_a_job_has_cores_is_refused(tmp_path):
+    command = [sys.executable, str(REPO / "bench" / "bench_main_job.py"), "--threads", "999",
+               "--runs", str(tmp_path / "runs"), "--results", str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "--threads must be between 1 and" in proc.stderr
+    assert "got 999" in proc.stderr and not (tmp_path / "runs").exists()
