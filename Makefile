@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml scripts/setup_venv.sh
 run: $(STAMP)
 	$(PY) -m netket_factored_vit run $(ARGS)
 
-## The whole test suite, slow and MPI tests included. Extra pytest options with PYTEST_ARGS="...".
+## The whole test suite, slow and MPI tests included, one test file per core (pytest-xdist).
+## Extra pytest options with PYTEST_ARGS="..." (PYTEST_ARGS="-n 0": one process).
 test: $(STAMP)
-	$(PY) -m pytest -ra $(PYTEST_ARGS)
+	$(PY) -m pytest -ra -n auto --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -91,6 +91,10 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
             "0",
         ],
     ),  # fmt: skip
+    "exact-float32": (
+        "exact, float32 evaluation (`--dtype float32`; the SR solve stays in float64)",
+        ["--exact", "--dtype", "float32"],
+    ),
     "mc-defaults": (
         "Monte Carlo, samples of psi^2, the complex head (the defaults before 0.2)",
         ["--sampling-power", "2", "--output", "log-cosh"],

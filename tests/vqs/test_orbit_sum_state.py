@@ -161,6 +161,19 @@ def test_a_group_the_model_does_not_have_is_refused(system):
         nfv.vqs.OrbitSumState(system.hilbert, _vit(), symmetry_group=group, seed=0)
 
 
+def test_a_float32_projected_model_is_accepted_and_a_float32_bare_one_refused(system):
+    # float32 rounding (~1e-7 in log psi) is not a broken symmetry, even when the model
+    # returns log psi in complex128; a missing symmetry (changes of order 1) still is
+    import jax.numpy as jnp
+
+    vit = _vit(param_dtype=jnp.float32)
+    model = nfv.models.Symmetrized(model=vit, translations="none")
+    state = nfv.vqs.OrbitSumState(system.hilbert, model, seed=0)
+    assert jax.tree.leaves(state.parameters)[0].dtype == jnp.float32
+    with pytest.raises(ValueError, match="not invariant under 'mirror x'"):
+        nfv.vqs.OrbitSumState(system.hilbert, vit, symmetry_group=model.symmetry_group, seed=0)
+
+
 def test_a_spin_flip_out_of_the_sector_is_refused():
     system = nfv.systems.j1j2(4, J2=0.5, total_sz=1.0)
     model = nfv.models.Symmetrized(model=_vit(), translations="none", spin_flip=True)

@@ -180,7 +180,13 @@ class OrbitSumState(FullSumState):
         delta = log_psi - log_psi[0]
         real = np.abs(delta.real)
         imag = np.abs(np.angle(np.exp(1j * delta.imag)))
-        tolerance = 1e-3 if log_psi.dtype == np.complex64 else 1e-8
+        # single precision anywhere (parameters or output) sets the tolerance: a float32
+        # model may still return log psi as complex128
+        dtypes = [log_psi.dtype, *(leaf.dtype for leaf in jax.tree.leaves(self.parameters))]
+        single = any(
+            jnp.issubdtype(dtype, jnp.inexact) and jnp.finfo(dtype).bits <= 32 for dtype in dtypes
+        )
+        tolerance = 1e-3 if single else 1e-8
         scale = np.maximum(1.0, np.abs(log_psi[0].real))
         bad = np.nonzero(np.any((real > tolerance * scale) | (imag > tolerance * scale), axis=1))[0]
         if len(bad):
